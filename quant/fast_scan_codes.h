@@ -1,0 +1,97 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// Blocked scan layout of TurboQuant codes (FAISS fast-scan style) and the per-query lookup tables.
+///
+/// Nibble path (all rates with at most 4 bits per coordinate): coordinates are grouped so that one 4-bit
+/// nibble holds g coordinates of w bits (g·w ≤ 4: 4 coordinates at 1 bit, 2 at 2 bits, 1 at 3 and 4 bits).
+/// Vectors are stored in blocks of 32; a block is G2 (= G rounded up to even) rows of 16 bytes, row j
+/// holding group j of vectors 0..15 in the low nibbles and of vectors 16..31 in the high nibbles. Padding
+/// groups and padding vectors are zero. A query has one 16-entry LUT per group, quantized to uint8 with one
+/// common scale and a per-group bias, so a score is scale·Σ_j LUT_j[nibble_j] + bias.
+///
+/// 8-bit path (8 bits per coordinate): blocks of 32 vectors, each row-major int8 values T[idx] ≈
+/// 127·c[idx]/max|c| with d padded to a multiple of 32; the query is quantized to int8, scores are int32 dot
+/// products.
+///
+/// Kernels in quant/internal/scan_{scalar,avx2,avx512}.cc; all levels are bit-identical.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "quant/simd_level.h"
+#include "quant/turbo_quantizer.h"
+
+namespace tqsearch {
+
+/// One nibble group: `count` consecutive coordinates from `first`, `bits` bits each.
+struct ScanGroup {
+  int first = 0;
+  int count = 0;
+  int bits = 0;
+};
+
+class FastScanCodes {
+ public:
+  static constexpr int kBlock = 32;
+
+  explicit FastScanCodes(const TurboQuantizer& tq);
+
+  bool int8_path() const { return int8_path_; }
+  int num_groups() const { return static_cast<int>(groups_.size()); }
+  const std::vector<ScanGroup>& groups() const { return groups_; }
+  /// Bytes of one block of 32 vectors.
+  size_t block_bytes() const { return block_bytes_; }
+  size_t size() const { return n_; }
+  size_t num_blocks() const { return (n_ + kBlock - 1) / kBlock; }
+  const uint8_t* data() const { return data_.data(); }
+
+  /// Append n row codes (n, tq.code_size()).
+  void add(size_t n, const uint8_t* row_codes);
+  void clear();
+  /// Bytes held (for memory reporting).
+  size_t memory_bytes() const { return data_.capacity(); }
+
+  /// Int8 value table of the 8-bit path (256 entries) and its scale: c[idx] ≈ table[idx]·scale.
+  const std::vector<int8_t>& int8_table() const { return int8_table_; }
+  float int8_scale() const { return int8_scale_; }
+  int padded_d() const { return padded_d_; }  ///< 8-bit path: d rounded up to 32
+
+ private:
+  const TurboQuantizer& tq_;
+  bool int8_path_ = false;
+  std::vector<ScanGroup> groups_;
+  int g2_ = 0;
+  int padded_d_ = 0;
+  size_t block_bytes_ = 0;
+  size_t n_ = 0;
+  std::vector<uint8_t> data_;
+  std::vector<int8_t> int8_table_;
+  float int8_scale_ = 0;
+};
+
+/// Quantized lookup tables of one query for the nibble path, or its int8 form for the 8-bit path.
+struct QueryLut {
+  std::vector<uint8_t> lut;  ///< nibble path: (G2, 16); 8-bit path: unused
+  std::vector<int8_t> q8;    ///< 8-bit path: (padded_d) int8 query
+  float scale = 0;           ///< ⟨Πq, ŷ⟩ ≈ scale·acc + bias
+  float bias = 0;
+};
+
+/// Builds the LUT of one rotated query (Πq, (d) floats) for `codes`' layout.
+void build_query_lut(const FastScanCodes& codes, const float* rotated_query, QueryLut* out);
+
+namespace internal {
+
+/// Accumulator kernel: for each query i < nq and vector v in blocks [0, nblocks):
+///   nibble path: acc[i][v] = Σ_j luts[i][j][nibble_j(v)]   (uint16 partial sums, widened every 256 groups)
+///   8-bit path:  acc[i][v] = Σ_t q8[i][t]·code8[v][t]
+/// @param blocks  nblocks · codes.block_bytes() bytes, the block layout above
+/// @param luts    per query: pointer to (G2,16) uint8 (nibble) or (padded_d) int8 (8-bit)
+/// @param acc     (nq, nblocks·32) int32 output, row stride `acc_stride`
+void scan_blocks(SimdLevel level, const FastScanCodes& codes, const uint8_t* blocks, size_t nblocks,
+                 const void* const* luts, int nq, int32_t* acc, size_t acc_stride);
+
+}  // namespace internal
+}  // namespace tqsearch

@@ -1,0 +1,73 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// The flat search pipeline over TurboQuant codes, independent of FAISS (index/ adapts it):
+///
+///   queries ─rotate─▶ uint8 LUTs ─SIMD scan (several queries per pass)─▶ approx score × per-vector factor
+///     ─▶ top k·rerank_factor (heap, threshold skip) ─▶ float rerank with the estimator ─▶ top-k
+///
+/// The per-vector factor is ‖x‖ (mse, QJL) or ‖x‖/ρ (renorm), so the scan already ranks by the cheap part of the
+/// chosen estimator. L2 ranks by ‖x‖² − 2⟨q, x⟩ and reports ‖q‖² + ‖x‖² − 2⟨q, x⟩.
+/// QJL rerank skips candidates whose upper confidence bound (mse estimate + z·σ, σ from the QJL variance
+/// bound) is below the k-th best lower bound.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "quant/fast_scan_codes.h"
+#include "quant/turbo_quantizer.h"
+
+namespace tqsearch {
+
+enum class Metric : uint32_t { kInnerProduct = 0, kL2 = 1 };
+
+struct FlatSearchParams {
+  Estimator estimator = Estimator::kMse;  ///< estimator of the rerank (and of the scan's per-vector factor)
+  int rerank_factor = 4;       ///< rescore the top k·rerank_factor scan candidates in float; 0 = no rerank
+  int rerank_min = 16;         ///< ...but at least this many (when rerank_factor > 0)
+  float qjl_prune_z = 3.0f;    ///< QJL: skip candidates more than z·σ below the k-th (0 = never skip)
+  int query_batch = 4;         ///< queries scanned together per pass over the codes
+  SimdLevel level = simd_level();
+};
+
+/// Statistics of one search call (for tests and benchmarks).
+struct FlatSearchStats {
+  size_t scanned = 0;    ///< vector×query pairs scanned
+  size_t reranked = 0;   ///< candidates rescored in float
+  size_t pruned = 0;     ///< QJL candidates skipped by the confidence bound
+};
+
+class FlatScanner {
+ public:
+  FlatScanner(const TurboQuantizer& tq, Metric metric);
+
+  const TurboQuantizer& quantizer() const { return tq_; }
+  Metric metric() const { return metric_; }
+  size_t size() const { return codes_.size(); }
+  const FastScanCodes& scan_codes() const { return codes_; }
+
+  /// Append n row codes (n, code_size()).
+  void add(size_t n, const uint8_t* row_codes);
+  void reset();
+  /// Bytes held beside the row codes (blocked layout + per-vector floats).
+  size_t memory_bytes() const;
+
+  /// k-NN search. Rows are 0..size()−1; `row_codes` must be the same rows in row layout (size(), code_size()).
+  /// @param queries    (nq, d) float32
+  /// @param k          >= 1; results past size() are padded with label −1 and distance ±inf
+  /// @param distances  (nq, k): IP estimates descending, or squared-L2 estimates ascending
+  /// @param labels     (nq, k) row numbers
+  void search(size_t nq, const float* queries, const uint8_t* row_codes, int k, const FlatSearchParams& params,
+              float* distances, int64_t* labels, FlatSearchStats* stats = nullptr) const;
+
+ private:
+  const TurboQuantizer& tq_;
+  Metric metric_;
+  FastScanCodes codes_;
+  std::vector<float> norm_;    // ‖x‖ per row
+  std::vector<float> renorm_;  // ‖x‖/ρ per row
+};
+
+}  // namespace tqsearch

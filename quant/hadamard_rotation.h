@@ -1,0 +1,49 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// Randomized Hadamard rotation for any d, without padding.
+///
+/// Let p be the largest power of two <= d. One round is
+///     x ← D₁x;  x[0:p] ← H_p·x[0:p];  and, when p < d,  x ← D₂x;  x[d−p:d] ← H_p·x[d−p:d]
+/// with D random ±1 diagonals and H_p the normalized Walsh–Hadamard matrix (fast transform, O(p log p)).
+/// The two blocks overlap (p > d/2), so every coordinate is mixed with every other within two rounds
+/// (Kac-walk style, as RaBitQ-Library's rotator). Each step is orthogonal, so the product is too. Several
+/// rounds make the rotated coordinates of any fixed input, even a spike e₁, close to N(0, 1/d).
+
+#include <vector>
+
+#include "quant/rotation.h"
+
+namespace tqsearch {
+
+class HadamardRotation final : public Rotation {
+ public:
+  static constexpr int kDefaultRounds = 3;
+
+  /// @param d       dimension, >= 1
+  /// @param seed    RNG seed for the sign diagonals
+  /// @param rounds  number of rounds (>= 1); 0 means kDefaultRounds
+  HadamardRotation(int d, uint64_t seed, int rounds = 0);
+
+  RotationParams params() const override;
+  void forward(size_t n, const float* x, float* y) const override;
+  void inverse(size_t n, const float* y, float* x) const override;
+
+  /// Same transform with the kernel for an explicit SIMD level (tests, benchmarks). Bit-identical across levels.
+  void forward(size_t n, const float* x, float* y, SimdLevel level) const;
+  void inverse(size_t n, const float* y, float* x, SimdLevel level) const;
+
+  int block_size() const { return p_; }
+  int rounds() const { return rounds_; }
+
+ private:
+  void forward_one(float* v, SimdLevel level) const;
+  void inverse_one(float* v, SimdLevel level) const;
+
+  uint64_t seed_;
+  int rounds_;
+  int p_;                     // largest power of two <= d
+  std::vector<float> signs_;  // (rounds, 2, d): ±1 diagonals, second half unused when p == d
+};
+
+}  // namespace tqsearch

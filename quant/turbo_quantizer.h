@@ -1,0 +1,131 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// TurboQuant codes (arXiv 2504.19874): the data-oblivious quantizer every layer (index/, gpu/, tools/, python/)
+/// uses. No training: a TurboQuantizer is fully determined by its options and d.
+///
+/// Encoding one vector x ∈ R^d (Alg. 1, plus the options below):
+///   ‖x‖ kept;  y = Π·x/‖x‖ (random rotation);  idx_j = nearest Lloyd–Max centroid of y_j;  ŷ_j = c[idx_j].
+///   renorm option: store ρ = ⟨y, ŷ⟩ (RaBitQ's estimator: ⟨q, x⟩ ≈ ‖x‖·⟨Πq, ŷ⟩ / ρ).
+///   QJL option (Alg. 2): r = y − ŷ, store γ = ‖r‖ and sign(S·r) for an m×d sketch S (m = d).
+///
+/// Row code layout, code_size() bytes, no alignment:
+///   [mse indices: BitAllocation bit stream][‖x‖: f32 or f16][ρ: f32, renorm only][γ: f32, QJL only]
+///   [sign(S·r): ceil(d/8) bytes, QJL only]
+/// A zero vector encodes with ‖x‖ = 0 and ρ = 1, γ = 0: every estimate for it is exactly 0.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "quant/bit_allocation.h"
+#include "quant/lloyd_max_codebook.h"
+#include "quant/rotation.h"
+
+namespace tqsearch {
+
+/// How the residual sketch S of the QJL option is drawn.
+enum class QjlKind : uint32_t {
+  kStructured = 1,  ///< S = √d·Π' with Π' a second HadamardRotation: O(d log d), unbiased up to Hadamard≈Haar
+  kGaussian = 2,    ///< S with i.i.d. N(0, 1) entries, as in the paper: O(d²), exactly unbiased
+};
+
+/// Which estimate of ⟨q, x⟩ a search or distance computation uses.
+enum class Estimator : uint32_t {
+  kMse = 0,     ///< ‖x‖·⟨Πq, ŷ⟩ (Alg. 1 decode; biased low by the factor ρ on average)
+  kRenorm = 1,  ///< ‖x‖·⟨Πq, ŷ⟩ / ρ (needs store_renorm)
+  kQjl = 2,     ///< ‖x‖·(⟨Πq, ŷ⟩ + γ·κ/m·⟨SΠq, sign(S·r)⟩), unbiased (Alg. 2; needs qjl)
+};
+
+struct TurboQuantizerOptions {
+  double bits = 4;              ///< mse bits per coordinate: 1..8, or fractional (2.5, 3.5, …)
+  RotationParams rotation;      ///< Π
+  bool fp16_norm = false;       ///< store ‖x‖ as float16 (2 bytes) instead of float32
+  bool store_renorm = false;    ///< store ρ = ⟨y, ŷ⟩ for the renormalized estimator
+  bool qjl = false;             ///< store the 1-bit QJL sketch of the residual (+ d bits, + 4 bytes)
+  QjlKind qjl_kind = QjlKind::kStructured;
+  uint64_t qjl_seed = 0x9e3779b97f4a7c15ull;
+};
+
+/// Per-vector scalars stored beside the mse indices.
+struct VectorFactors {
+  float norm = 0;    ///< ‖x‖
+  float renorm = 1;  ///< ρ = ⟨y, ŷ⟩ (1 when not stored)
+  float gamma = 0;   ///< ‖y − ŷ‖ (0 when QJL is off)
+};
+
+/// A rotated query prepared for scoring codes: Πq (and S·Πq when QJL is on) plus ‖q‖.
+struct PreparedQuery {
+  std::vector<float> rotated;  ///< (d) Π·q
+  std::vector<float> sketch;   ///< (d) S·Π·q, QJL only
+  float norm = 0;              ///< ‖q‖
+};
+
+class TurboQuantizer {
+ public:
+  /// @param d  dimension, 1..65536
+  TurboQuantizer(int d, const TurboQuantizerOptions& options = {});
+  ~TurboQuantizer();
+  TurboQuantizer(const TurboQuantizer&) = delete;
+  TurboQuantizer& operator=(const TurboQuantizer&) = delete;
+
+  int d() const { return d_; }
+  const TurboQuantizerOptions& options() const { return options_; }
+  const BitAllocation& allocation() const { return alloc_; }
+  const Rotation& rotation() const { return *rotation_; }
+  /// Codebook for coordinates with `bits` bits (low_bits or high_bits of the allocation).
+  const LloydMaxCodebook& codebook(int bits) const;
+
+  size_t code_size() const { return code_size_; }  ///< bytes per vector, all sections
+  size_t mse_bytes() const { return alloc_.packed_bytes(); }
+  double bits_per_vector() const { return 8.0 * double(code_size_); }
+
+  /// Encode n vectors. Rejects NaN/Inf with the row index in the message. OpenMP over rows.
+  /// @param x      (n, d) row-major float32
+  /// @param codes  (n, code_size()) output
+  void encode(size_t n, const float* x, uint8_t* codes) const;
+  /// Reconstruct ‖x‖·Πᵀŷ (the mse reconstruction; the QJL sketch is not added). @param x (n, d) output
+  void decode(size_t n, const uint8_t* codes, float* x) const;
+
+  /// Section accessors for one row code.
+  VectorFactors factors(const uint8_t* code) const;
+  void unpack_indices(const uint8_t* code, uint8_t* idx) const;  ///< idx: (d)
+  /// ŷ for one code, (d) floats in rotated coordinates (unit-norm scale).
+  void decode_rotated_unit(const uint8_t* code, float* y_hat) const;
+
+  /// Rotate (and sketch) one query. @param q (d) float32
+  PreparedQuery prepare_query(const float* q) const;
+  /// ⟨Πq, ŷ⟩ for one code (unit-norm scale, no ‖x‖).
+  float dot_rotated(const PreparedQuery& q, const uint8_t* code) const;
+  /// Estimate of ⟨q, x⟩ with the chosen estimator (checked against the options).
+  float inner_product(const PreparedQuery& q, const uint8_t* code, Estimator est) const;
+  /// QJL term alone: γ·κ/m·⟨SΠq, sign(S·r)⟩ (unit-norm scale; multiply by ‖x‖).
+  float qjl_correction(const PreparedQuery& q, const uint8_t* code) const;
+  /// Standard-deviation bound of the QJL estimate of ⟨q, x⟩ for this code: ‖x‖·γ·‖q‖·√(π/(2m))
+  /// (QJL lemma; Thm 2 when averaged over x). 0 when QJL is off.
+  float qjl_stddev(const PreparedQuery& q, const uint8_t* code) const;
+  /// Whether `est` can be used with these options.
+  bool supports(Estimator est) const;
+
+  /// κ such that E[κ/m·⟨Sq, sign(S·r)⟩] = ⟨q, r⟩/‖r‖: √(π/2) for Gaussian S, 1/(√d·E|u₁|) for structured S.
+  double qjl_kappa() const { return kappa_; }
+  /// Apply S to n vectors (d) → (d). Used by encode/prepare_query; public for the GPU layer and tests.
+  void apply_sketch(size_t n, const float* in, float* out) const;
+
+ private:
+  void encode_one(const float* x, uint8_t* code, float* scratch) const;
+
+  int d_;
+  TurboQuantizerOptions options_;
+  BitAllocation alloc_;
+  std::unique_ptr<Rotation> rotation_;
+  const LloydMaxCodebook* cb_low_ = nullptr;
+  const LloydMaxCodebook* cb_high_ = nullptr;
+  std::unique_ptr<Rotation> sketch_rotation_;  // structured QJL
+  std::vector<float> sketch_gauss_;            // Gaussian QJL, (d, d) row-major
+  double kappa_ = 0;
+  size_t norm_offset_ = 0, renorm_offset_ = 0, gamma_offset_ = 0, sign_offset_ = 0, code_size_ = 0;
+};
+
+}  // namespace tqsearch
