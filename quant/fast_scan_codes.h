@@ -32,6 +32,8 @@ struct ScanGroup {
   int bits = 0;
 };
 
+struct QueryLut;
+
 class FastScanCodes {
  public:
   static constexpr int kBlock = 32;
@@ -50,6 +52,11 @@ class FastScanCodes {
   /// Append n row codes (n, tq.code_size()).
   void add(size_t n, const uint8_t* row_codes);
   void clear();
+  /// Builds the lookup table of one rotated query. @param rotated_query (d) floats, Π·q
+  void build_lut(const float* rotated_query, QueryLut* out) const;
+  /// Groups rounded up to even (the nibble kernels take two groups per 256-bit register).
+  int num_groups_padded() const { return g2_; }
+
   /// Bytes held (for memory reporting).
   size_t memory_bytes() const { return data_.capacity(); }
 
@@ -79,8 +86,6 @@ struct QueryLut {
   float bias = 0;
 };
 
-/// Builds the LUT of one rotated query (Πq, (d) floats) for `codes`' layout.
-void build_query_lut(const FastScanCodes& codes, const float* rotated_query, QueryLut* out);
 
 namespace internal {
 
@@ -92,6 +97,30 @@ namespace internal {
 /// @param acc     (nq, nblocks·32) int32 output, row stride `acc_stride`
 void scan_blocks(SimdLevel level, const FastScanCodes& codes, const uint8_t* blocks, size_t nblocks,
                  const void* const* luts, int nq, int32_t* acc, size_t acc_stride);
+
+/// Per-ISA entry points of scan_blocks (scan_scalar.cc, scan_avx2.cc, scan_avx512.cc). `g2` = groups rounded to
+/// even (nibble path); `padded_d` (8-bit path).
+void scan_nibbles_scalar(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const* luts, int nq,
+                         int32_t* acc, size_t acc_stride);
+void scan_nibbles_avx2(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const* luts, int nq,
+                       int32_t* acc, size_t acc_stride);
+void scan_nibbles_avx512(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const* luts, int nq,
+                         int32_t* acc, size_t acc_stride);
+void scan_int8_scalar(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
+                      int32_t* acc, size_t acc_stride);
+void scan_int8_avx2(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
+                    int32_t* acc, size_t acc_stride);
+void scan_int8_avx512(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
+                      int32_t* acc, size_t acc_stride);
+
+/// scores[v] = mult[v]·(scale·acc[v] + bias) + add[v] (add may be null) for v < n. Same float operations on
+/// every level (one product, one fma-free sum order), so scores are bit-identical across levels.
+void accumulators_to_scores(SimdLevel level, const int32_t* acc, size_t n, const float* mult, const float* add,
+                            float scale, float bias, float* scores);
+void accumulators_to_scores_scalar(const int32_t* acc, size_t n, const float* mult, const float* add, float scale,
+                                   float bias, float* scores);
+void accumulators_to_scores_avx2(const int32_t* acc, size_t n, const float* mult, const float* add, float scale,
+                                 float bias, float* scores);
 
 }  // namespace internal
 }  // namespace tqsearch

@@ -56,7 +56,8 @@ class FlatScanner {
 
   /// k-NN search. Rows are 0..size()−1; `row_codes` must be the same rows in row layout (size(), code_size()).
   /// @param queries    (nq, d) float32
-  /// @param k          >= 1; results past size() are padded with label −1 and distance ±inf
+  /// @param k          >= 1; results past size() are padded with label −1 and distance −FLT_MAX (IP) or
+  ///                   FLT_MAX (L2), as FAISS does
   /// @param distances  (nq, k): IP estimates descending, or squared-L2 estimates ascending
   /// @param labels     (nq, k) row numbers
   void search(size_t nq, const float* queries, const uint8_t* row_codes, int k, const FlatSearchParams& params,
@@ -66,8 +67,10 @@ class FlatScanner {
   const TurboQuantizer& tq_;
   Metric metric_;
   FastScanCodes codes_;
-  std::vector<float> norm_;    // ‖x‖ per row
-  std::vector<float> renorm_;  // ‖x‖/ρ per row
+  // Per-row multipliers, padded with zeros to whole blocks: ‖x‖ (or ‖x‖/ρ) times 2 for L2, and −‖x‖² (L2 only).
+  std::vector<float> mult_norm_;
+  std::vector<float> mult_renorm_;
+  std::vector<float> neg_sqnorm_;
 };
 
 }  // namespace tqsearch

@@ -4,8 +4,10 @@
 /// Randomized Hadamard rotation for any d, without padding.
 ///
 /// Let p be the largest power of two <= d. One round is
-///     x ← D₁x;  x[0:p] ← H_p·x[0:p];  and, when p < d,  x ← D₂x;  x[d−p:d] ← H_p·x[d−p:d]
-/// with D random ±1 diagonals and H_p the normalized Walsh–Hadamard matrix (fast transform, O(p log p)).
+///     x[0:p] ← H_p·D₁·x[0:p];  and, when p < d,  x[d−p:d] ← H_p·D₂·x[d−p:d]
+/// with D random ±1 diagonals of size p and H_p the normalized Walsh–Hadamard matrix (fast transform,
+/// O(p log p)). Arithmetic (the contract the GPU kernels reproduce bit for bit): v_i ← v_i·(D_i/√p) in float,
+/// then the butterfly levels h = 1, 2, 4, …, p/2 with (a, b) ← (a + b, a − b).
 /// The two blocks overlap (p > d/2), so every coordinate is mixed with every other within two rounds
 /// (Kac-walk style, as RaBitQ-Library's rotator). Each step is orthogonal, so the product is too. Several
 /// rounds make the rotated coordinates of any fixed input, even a spike e₁, close to N(0, 1/d).
@@ -35,6 +37,9 @@ class HadamardRotation final : public Rotation {
 
   int block_size() const { return p_; }
   int rounds() const { return rounds_; }
+  /// The ±1 diagonals, (rounds, 2, p) row-major: round r applies signs[r][0] to x[0:p] before the first block's
+  /// FWHT and signs[r][1] to x[d−p:d] before the last block's (unused when block_size() == d). For the GPU.
+  const std::vector<float>& signs() const { return signs_; }
 
  private:
   void forward_one(float* v, SimdLevel level) const;
@@ -43,7 +48,8 @@ class HadamardRotation final : public Rotation {
   uint64_t seed_;
   int rounds_;
   int p_;                     // largest power of two <= d
-  std::vector<float> signs_;  // (rounds, 2, d): ±1 diagonals, second half unused when p == d
+  std::vector<float> signs_;         // (rounds, 2, p): ±1 diagonals
+  std::vector<float> scaled_signs_;  // the same times 1/√p
 };
 
 }  // namespace tqsearch

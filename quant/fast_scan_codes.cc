@@ -1,0 +1,163 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#include "quant/fast_scan_codes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "quant/error.h"
+
+namespace tqsearch {
+
+FastScanCodes::FastScanCodes(const TurboQuantizer& tq) : tq_(tq) {
+  const BitAllocation& a = tq.allocation();
+  int8_path_ = a.high_bits() > 4;
+  if (int8_path_) {
+    padded_d_ = (tq.d() + 31) / 32 * 32;
+    block_bytes_ = size_t(kBlock) * padded_d_;
+    // One int8 scale for both codebooks so that the dot product needs no per-coordinate weights.
+    float cmax = 0;
+    for (int bits : {a.low_bits(), a.high_bits()})
+      for (float c : tq.codebook(bits).centroids()) cmax = std::max(cmax, std::abs(c));
+    int8_scale_ = cmax / 127.0f;
+    int8_table_.assign(2 * 256, 0);  // [0, 256): low codebook, [256, 512): high codebook
+    const auto& cl = tq.codebook(a.low_bits()).centroids();
+    const auto& ch = tq.codebook(a.high_bits()).centroids();
+    for (size_t i = 0; i < cl.size(); ++i) int8_table_[i] = static_cast<int8_t>(std::lround(cl[i] / int8_scale_));
+    for (size_t i = 0; i < ch.size(); ++i)
+      int8_table_[256 + i] = static_cast<int8_t>(std::lround(ch[i] / int8_scale_));
+    return;
+  }
+  auto add_region = [&](int first, int end, int bits) {
+    const int per = 4 / bits;  // 1 bit: 4 per nibble, 2 bits: 2, 3 and 4 bits: 1
+    for (int j = first; j < end; j += per) groups_.push_back({j, std::min(per, end - j), bits});
+  };
+  add_region(0, a.num_high(), a.high_bits());
+  add_region(a.num_high(), tq.d(), a.low_bits());
+  g2_ = (num_groups() + 1) / 2 * 2;
+  block_bytes_ = size_t(g2_) * 16;
+}
+
+void FastScanCodes::clear() {
+  n_ = 0;
+  data_.clear();
+}
+
+void FastScanCodes::add(size_t n, const uint8_t* row_codes) {
+  if (n == 0) return;
+  TQ_CHECK(row_codes != nullptr, "FastScanCodes::add: null codes");
+  const size_t new_n = n_ + n;
+  data_.resize(((new_n + kBlock - 1) / kBlock) * block_bytes_, 0);
+  const int d = tq_.d();
+  const size_t cs = tq_.code_size();
+  const int nh = tq_.allocation().num_high();
+  std::vector<uint8_t> idx(d);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t v = n_ + i;
+    uint8_t* block = data_.data() + (v / kBlock) * block_bytes_;
+    const int slot = static_cast<int>(v % kBlock);
+    tq_.unpack_indices(row_codes + i * cs, idx.data());
+    if (int8_path_) {
+      int8_t* row = reinterpret_cast<int8_t*>(block) + size_t(slot) * padded_d_;
+      for (int j = 0; j < d; ++j) row[j] = int8_table_[(j < nh ? 256 : 0) + idx[j]];
+      continue;
+    }
+    for (int g = 0; g < num_groups(); ++g) {
+      const ScanGroup& grp = groups_[g];
+      unsigned nib = 0;
+      for (int k = 0; k < grp.count; ++k) nib |= unsigned(idx[grp.first + k]) << (k * grp.bits);
+      uint8_t& byte = block[size_t(g) * 16 + (slot & 15)];
+      byte = static_cast<uint8_t>(slot < 16 ? ((byte & 0xF0) | nib) : ((byte & 0x0F) | (nib << 4)));
+    }
+  }
+  n_ = new_n;
+}
+
+void FastScanCodes::build_lut(const float* qr, QueryLut* out) const {
+  TQ_CHECK(qr != nullptr && out != nullptr, "FastScanCodes::build_lut: null query or output");
+  const int d = tq_.d();
+  if (int8_path_) {
+    float qmax = 0;
+    for (int j = 0; j < d; ++j) qmax = std::max(qmax, std::abs(qr[j]));
+    out->q8.assign(padded_d_, 0);
+    out->lut.clear();
+    if (qmax == 0) {
+      out->scale = 0;
+      out->bias = 0;
+      return;
+    }
+    const float qs = qmax / 127.0f;
+    for (int j = 0; j < d; ++j) out->q8[j] = static_cast<int8_t>(std::lround(qr[j] / qs));
+    out->scale = qs * int8_scale_;
+    out->bias = 0;
+    return;
+  }
+  const int G = num_groups();
+  std::vector<float> f(size_t(g2_) * 16, 0.0f);
+  std::vector<float> lo(g2_, 0.0f);
+  float max_range = 0;
+  for (int g = 0; g < G; ++g) {
+    const ScanGroup& grp = groups_[g];
+    const float* c = tq_.codebook(grp.bits).centroids().data();
+    const unsigned mask = (1u << grp.bits) - 1;
+    const int used = 1 << (grp.count * grp.bits);
+    float mn = INFINITY, mx = -INFINITY;
+    for (int e = 0; e < used; ++e) {
+      float v = 0;
+      for (int k = 0; k < grp.count; ++k) v += qr[grp.first + k] * c[(e >> (k * grp.bits)) & mask];
+      f[size_t(g) * 16 + e] = v;
+      mn = std::min(mn, v);
+      mx = std::max(mx, v);
+    }
+    for (int e = used; e < 16; ++e) f[size_t(g) * 16 + e] = mn;  // never indexed; keeps the range tight
+    lo[g] = mn;
+    max_range = std::max(max_range, mx - mn);
+  }
+  const float scale = max_range > 0 ? max_range / 255.0f : 1.0f;
+  const float inv = 1.0f / scale;
+  out->lut.assign(size_t(g2_) * 16, 0);
+  out->q8.clear();
+  double bias = 0;
+  for (int g = 0; g < G; ++g) {
+    bias += lo[g];
+    for (int e = 0; e < 16; ++e) {
+      const long v = std::lround((f[size_t(g) * 16 + e] - lo[g]) * inv);
+      out->lut[size_t(g) * 16 + e] = static_cast<uint8_t>(std::clamp(v, 0L, 255L));
+    }
+  }
+  out->scale = scale;
+  out->bias = static_cast<float>(bias);
+}
+
+}  // namespace tqsearch
+
+namespace tqsearch::internal {
+
+void scan_blocks(SimdLevel level, const FastScanCodes& codes, const uint8_t* blocks, size_t nblocks,
+                 const void* const* luts, int nq, int32_t* acc, size_t acc_stride) {
+  if (nblocks == 0 || nq == 0) return;
+  if (codes.int8_path()) {
+    const auto q8 = reinterpret_cast<const int8_t* const*>(luts);
+    switch (level) {
+      case SimdLevel::kAvx512: return scan_int8_avx512(blocks, nblocks, codes.padded_d(), q8, nq, acc, acc_stride);
+      case SimdLevel::kAvx2: return scan_int8_avx2(blocks, nblocks, codes.padded_d(), q8, nq, acc, acc_stride);
+      case SimdLevel::kScalar: return scan_int8_scalar(blocks, nblocks, codes.padded_d(), q8, nq, acc, acc_stride);
+    }
+    return;
+  }
+  const auto l8 = reinterpret_cast<const uint8_t* const*>(luts);
+  const int g2 = codes.num_groups_padded();
+  switch (level) {
+    case SimdLevel::kAvx512: return scan_nibbles_avx512(blocks, nblocks, g2, l8, nq, acc, acc_stride);
+    case SimdLevel::kAvx2: return scan_nibbles_avx2(blocks, nblocks, g2, l8, nq, acc, acc_stride);
+    case SimdLevel::kScalar: return scan_nibbles_scalar(blocks, nblocks, g2, l8, nq, acc, acc_stride);
+  }
+}
+
+void accumulators_to_scores(SimdLevel level, const int32_t* acc, size_t n, const float* mult, const float* add,
+                            float scale, float bias, float* scores) {
+  if (level >= SimdLevel::kAvx2) return accumulators_to_scores_avx2(acc, n, mult, add, scale, bias, scores);
+  accumulators_to_scores_scalar(acc, n, mult, add, scale, bias, scores);
+}
+
+}  // namespace tqsearch::internal

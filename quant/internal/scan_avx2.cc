@@ -1,0 +1,155 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+// AVX2 scan kernels (compiled with -mavx2 -mfma; -ffp-contract=off keeps float results equal to the scalar file).
+//
+// Nibble kernel: one 32-byte load holds groups j and j+1 of 32 vectors (lane 0: group j, lane 1: group j+1; low
+// nibbles vectors 0..15, high nibbles 16..31). pshufb looks up 2×32 uint8 LUT entries. uint8 results are summed
+// as uint16 pairs: A += r (even byte + 256·odd byte, mod 2^16) and B += r >> 8 (odd bytes), so even = A − (B << 8).
+// That is exact while each sum stays < 2^16: at most 256 pairs (255·256 < 65536) before widening to int32.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "quant/fast_scan_codes.h"
+
+namespace tqsearch::internal {
+namespace {
+
+// uint16 per-lane sums (A: even bytes + 256·odd, B: odd bytes) of 16 vectors → 16 int32 added into t[0], t[1].
+inline void flush16(__m256i a, __m256i b, __m256i* t) {
+  const __m256i even = _mm256_sub_epi16(a, _mm256_slli_epi16(b, 8));
+  const __m256i lo8 = _mm256_unpacklo_epi16(even, b);  // lane l: vectors 0..7 of group j+l
+  const __m256i hi8 = _mm256_unpackhi_epi16(even, b);  // lane l: vectors 8..15
+  t[0] = _mm256_add_epi32(t[0], _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(lo8)),
+                                                 _mm256_cvtepu16_epi32(_mm256_extracti128_si256(lo8, 1))));
+  t[1] = _mm256_add_epi32(t[1], _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(hi8)),
+                                                 _mm256_cvtepu16_epi32(_mm256_extracti128_si256(hi8, 1))));
+}
+
+template <int NQ>
+void nibbles(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const* luts, int32_t* acc,
+             size_t acc_stride) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const int npairs = g2 / 2;
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = blocks + b * size_t(g2) * 16;
+    __m256i tot[NQ][4];
+    for (int q = 0; q < NQ; ++q)
+      for (int i = 0; i < 4; ++i) tot[q][i] = _mm256_setzero_si256();
+    for (int p0 = 0; p0 < npairs; p0 += 256) {
+      const int p1 = std::min(npairs, p0 + 256);
+      __m256i aA[NQ], aB[NQ], bA[NQ], bB[NQ];
+      for (int q = 0; q < NQ; ++q) aA[q] = aB[q] = bA[q] = bB[q] = _mm256_setzero_si256();
+      for (int p = p0; p < p1; ++p) {
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p) * 32));
+        const __m256i lo = _mm256_and_si256(c, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
+        for (int q = 0; q < NQ; ++q) {
+          const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + size_t(p) * 32));
+          const __m256i ra = _mm256_shuffle_epi8(L, lo);
+          const __m256i rb = _mm256_shuffle_epi8(L, hi);
+          aA[q] = _mm256_add_epi16(aA[q], ra);
+          aB[q] = _mm256_add_epi16(aB[q], _mm256_srli_epi16(ra, 8));
+          bA[q] = _mm256_add_epi16(bA[q], rb);
+          bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(rb, 8));
+        }
+      }
+      for (int q = 0; q < NQ; ++q) {
+        flush16(aA[q], aB[q], &tot[q][0]);
+        flush16(bA[q], bB[q], &tot[q][2]);
+      }
+    }
+    for (int q = 0; q < NQ; ++q) {
+      int32_t* out = acc + size_t(q) * acc_stride + b * 32;
+      for (int i = 0; i < 4; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * i), tot[q][i]);
+    }
+  }
+}
+
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+template <int NQ>
+void int8_kernel(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int32_t* acc,
+                 size_t acc_stride) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t b = 0; b < nblocks; ++b) {
+    const int8_t* blk = reinterpret_cast<const int8_t*>(blocks) + b * 32 * size_t(padded_d);
+    for (int v = 0; v < 32; ++v) {
+      const int8_t* code = blk + size_t(v) * padded_d;
+      __m256i s[NQ];
+      for (int q = 0; q < NQ; ++q) s[q] = _mm256_setzero_si256();
+      for (int t = 0; t < padded_d; t += 32) {
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(code + t));
+        const __m256i ac = _mm256_abs_epi8(c);
+        for (int q = 0; q < NQ; ++q) {
+          const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8[q] + t));
+          // |c|·(sign(c)·q): |c| <= 127, |q| <= 127 so the pairwise int16 sums (<= 32258) never saturate.
+          const __m256i p = _mm256_maddubs_epi16(ac, _mm256_sign_epi8(qv, c));
+          s[q] = _mm256_add_epi32(s[q], _mm256_madd_epi16(p, ones));
+        }
+      }
+      for (int q = 0; q < NQ; ++q) acc[size_t(q) * acc_stride + b * 32 + v] = hsum_epi32(s[q]);
+    }
+  }
+}
+
+}  // namespace
+
+void scan_nibbles_avx2(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const* luts, int nq,
+                       int32_t* acc, size_t acc_stride) {
+  for (int q0 = 0; q0 < nq;) {
+    const int left = nq - q0;
+    int32_t* a = acc + size_t(q0) * acc_stride;
+    if (left >= 4) {
+      nibbles<4>(blocks, nblocks, g2, luts + q0, a, acc_stride);
+      q0 += 4;
+    } else if (left == 3) {
+      nibbles<3>(blocks, nblocks, g2, luts + q0, a, acc_stride);
+      q0 += 3;
+    } else if (left == 2) {
+      nibbles<2>(blocks, nblocks, g2, luts + q0, a, acc_stride);
+      q0 += 2;
+    } else {
+      nibbles<1>(blocks, nblocks, g2, luts + q0, a, acc_stride);
+      q0 += 1;
+    }
+  }
+}
+
+void scan_int8_avx2(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
+                    int32_t* acc, size_t acc_stride) {
+  for (int q0 = 0; q0 < nq;) {
+    const int left = nq - q0;
+    int32_t* a = acc + size_t(q0) * acc_stride;
+    if (left >= 4) {
+      int8_kernel<4>(blocks, nblocks, padded_d, q8 + q0, a, acc_stride);
+      q0 += 4;
+    } else if (left >= 2) {
+      int8_kernel<2>(blocks, nblocks, padded_d, q8 + q0, a, acc_stride);
+      q0 += 2;
+    } else {
+      int8_kernel<1>(blocks, nblocks, padded_d, q8 + q0, a, acc_stride);
+      q0 += 1;
+    }
+  }
+}
+
+void accumulators_to_scores_avx2(const int32_t* acc, size_t n, const float* mult, const float* add, float scale,
+                                 float bias, float* scores) {
+  const __m256 vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(bias);
+  size_t v = 0;
+  for (; v + 8 <= n; v += 8) {
+    const __m256 a = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + v)));
+    const __m256 t = _mm256_add_ps(_mm256_mul_ps(a, vs), vb);
+    __m256 s = _mm256_mul_ps(_mm256_loadu_ps(mult + v), t);
+    if (add) s = _mm256_add_ps(s, _mm256_loadu_ps(add + v));
+    _mm256_storeu_ps(scores + v, s);
+  }
+  accumulators_to_scores_scalar(acc + v, n - v, mult + v, add ? add + v : nullptr, scale, bias, scores + v);
+}
+
+}  // namespace tqsearch::internal

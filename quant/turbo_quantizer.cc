@@ -1,0 +1,320 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#include "quant/turbo_quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "quant/error.h"
+#include "quant/hadamard_rotation.h"
+#include "quant/internal/float16.h"
+#include "quant/internal/random.h"
+
+namespace tqsearch {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+inline void store_f32(uint8_t* p, float v) { std::memcpy(p, &v, 4); }
+inline float load_f32(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Nearest-centroid indices of y[0:n) for one codebook. Counting boundaries below y (vectorizes; ≤ 15 passes) for
+// up to 4 bits, branch-free binary search above.
+void quantize_range(const LloydMaxCodebook& cb, const float* y, int n, uint8_t* idx) {
+  const std::vector<float>& bnd = cb.boundaries();
+  const int nb = static_cast<int>(bnd.size());
+  if (cb.bits() <= 4) {
+    uint8_t cnt[256];
+    for (int start = 0; start < n; start += 256) {
+      const int len = std::min(256, n - start);
+      std::memset(cnt, 0, len);
+      for (int k = 0; k < nb; ++k) {
+        const float b = bnd[k];
+        for (int j = 0; j < len; ++j) cnt[j] += static_cast<uint8_t>(y[start + j] > b);
+      }
+      std::memcpy(idx + start, cnt, len);
+    }
+    return;
+  }
+  for (int j = 0; j < n; ++j) {
+    int lo = 0;
+    for (int step = (nb + 1) / 2; step >= 1; step /= 2) lo += (y[j] > bnd[lo + step - 1]) ? step : 0;
+    idx[j] = static_cast<uint8_t>(lo);
+  }
+}
+
+}  // namespace
+
+TurboQuantizer::TurboQuantizer(int d, const TurboQuantizerOptions& options) : d_(d), options_(options) {
+  TQ_CHECK(d >= 1 && d <= 65536, "TurboQuantizer: dimension d must be in 1..65536, got " << d);
+  TQ_CHECK(std::isfinite(options.bits) && options.bits >= 1 && options.bits <= 8,
+           "TurboQuantizer: bits per coordinate must be in [1, 8], got " << options.bits);
+  alloc_ = BitAllocation(d, options.bits);
+  rotation_ = make_rotation(d, options.rotation);
+  cb_low_ = &LloydMaxCodebook::get(d, alloc_.low_bits());
+  cb_high_ = alloc_.num_high() > 0 ? &LloydMaxCodebook::get(d, alloc_.high_bits()) : cb_low_;
+
+  size_t off = alloc_.packed_bytes();
+  norm_offset_ = off;
+  off += options.fp16_norm ? 2 : 4;
+  if (options.store_renorm) {
+    renorm_offset_ = off;
+    off += 4;
+  }
+  if (options.qjl) {
+    gamma_offset_ = off;
+    off += 4;
+    sign_offset_ = off;
+    off += (size_t(d) + 7) / 8;
+    if (options.qjl_kind == QjlKind::kStructured) {
+      sketch_rotation_ = std::make_unique<HadamardRotation>(d, options.qjl_seed, 0);
+      // E|u₁| for u uniform on S^(d−1): Γ(d/2) / (√π·Γ((d+1)/2)).
+      const double e_abs = std::exp(std::lgamma(d / 2.0) - std::lgamma((d + 1) / 2.0)) / std::sqrt(kPi);
+      kappa_ = 1.0 / (std::sqrt(double(d)) * e_abs);
+    } else if (options.qjl_kind == QjlKind::kGaussian) {
+      TQ_CHECK(d <= 8192, "TurboQuantizer: Gaussian QJL sketch needs d <= 8192 (d² floats), got d = "
+                              << d << "; use QjlKind::kStructured");
+      internal::Rng rng(options.qjl_seed);
+      sketch_gauss_.resize(size_t(d) * d);
+      for (auto& v : sketch_gauss_) v = static_cast<float>(rng.normal());
+      kappa_ = std::sqrt(kPi / 2);
+    } else {
+      TQ_THROW("TurboQuantizer: unknown QJL kind " << static_cast<uint32_t>(options.qjl_kind)
+                                                   << " (allowed: 1 = structured, 2 = Gaussian)");
+    }
+  }
+  code_size_ = off;
+}
+
+TurboQuantizer::~TurboQuantizer() = default;
+
+const LloydMaxCodebook& TurboQuantizer::codebook(int bits) const {
+  if (bits == alloc_.low_bits()) return *cb_low_;
+  TQ_CHECK(alloc_.num_high() > 0 && bits == alloc_.high_bits(),
+           "TurboQuantizer::codebook: no codebook with " << bits << " bits (have " << alloc_.low_bits()
+                                                         << (alloc_.num_high() > 0 ? " and one more" : "") << ")");
+  return *cb_high_;
+}
+
+void TurboQuantizer::apply_sketch(size_t n, const float* in, float* out) const {
+  TQ_CHECK(options_.qjl, "TurboQuantizer::apply_sketch: the QJL option is off");
+  if (sketch_rotation_) {
+    const float s = std::sqrt(static_cast<float>(d_));
+    for (size_t i = 0; i < n; ++i) {
+      static_cast<const HadamardRotation&>(*sketch_rotation_).forward(1, in + i * d_, out + i * d_);
+      for (int j = 0; j < d_; ++j) out[i * d_ + j] *= s;
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float> tmp(in + i * d_, in + (i + 1) * d_);
+    for (int r = 0; r < d_; ++r) {
+      const float* row = sketch_gauss_.data() + size_t(r) * d_;
+      float acc = 0;
+      for (int j = 0; j < d_; ++j) acc += row[j] * tmp[j];
+      out[i * d_ + r] = acc;
+    }
+  }
+}
+
+void TurboQuantizer::encode_one(const float* x, uint8_t* code, float* scratch) const {
+  float* y = scratch;            // (d)
+  float* r = scratch + d_;       // (d)
+  uint8_t* idx = reinterpret_cast<uint8_t*>(scratch + 2 * d_);  // (d) bytes
+  double ss = 0;
+  for (int j = 0; j < d_; ++j) ss += double(x[j]) * x[j];
+  const float norm = static_cast<float>(std::sqrt(ss));
+  std::memset(code, 0, code_size_);
+  if (options_.fp16_norm) {
+    const uint16_t h = internal::float_to_half(norm);
+    std::memcpy(code + norm_offset_, &h, 2);
+  } else {
+    store_f32(code + norm_offset_, norm);
+  }
+  if (norm == 0 || !std::isfinite(norm)) {  // zero vector: all estimates are 0; ρ = 1 keeps them finite
+    TQ_CHECK(norm == 0, "TurboQuantizer::encode: vector norm overflows float (" << ss << ")");
+    if (options_.store_renorm) store_f32(code + renorm_offset_, 1.0f);
+    return;
+  }
+  const float inv = static_cast<float>(1.0 / std::sqrt(ss));
+  for (int j = 0; j < d_; ++j) y[j] = x[j] * inv;
+  rotation_->forward(1, y, y);
+  const int nh = alloc_.num_high();
+  if (nh > 0) quantize_range(*cb_high_, y, nh, idx);
+  quantize_range(*cb_low_, y + nh, d_ - nh, idx + nh);
+  alloc_.pack(idx, code);
+  if (options_.store_renorm || options_.qjl) {
+    const float* ch = cb_high_->centroids().data();
+    const float* cl = cb_low_->centroids().data();
+    double rho = 0;
+    for (int j = 0; j < d_; ++j) {
+      const float yh = (j < nh ? ch : cl)[idx[j]];
+      rho += double(y[j]) * yh;
+      r[j] = y[j] - yh;
+    }
+    if (options_.store_renorm) {
+      // ρ > 0 always for nearest-centroid codes (each y_j·ŷ_j >= 0 by symmetry); guard against underflow.
+      store_f32(code + renorm_offset_, static_cast<float>(std::max(rho, 1e-6)));
+    }
+    if (options_.qjl) {
+      double g = 0;
+      for (int j = 0; j < d_; ++j) g += double(r[j]) * r[j];
+      store_f32(code + gamma_offset_, static_cast<float>(std::sqrt(g)));
+      apply_sketch(1, r, y);  // y is free now
+      uint8_t* sg = code + sign_offset_;
+      for (int j = 0; j < d_; ++j) sg[j >> 3] |= static_cast<uint8_t>((y[j] >= 0 ? 1u : 0u) << (j & 7));
+    }
+  }
+}
+
+void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr && codes != nullptr, "TurboQuantizer::encode: null input or output pointer");
+  // Validate first so that a bad row loses nothing (no partial output is relied upon).
+  int64_t bad_row = -1;
+#pragma omp parallel for if (n * d_ > 100000) schedule(static)
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = x + i * d_;
+    for (int j = 0; j < d_; ++j) {
+      if (!std::isfinite(row[j])) {
+#pragma omp critical(tq_bad_row)
+        if (bad_row < 0 || int64_t(i) < bad_row) bad_row = int64_t(i);
+        break;
+      }
+    }
+  }
+  if (bad_row >= 0) {
+    const float* row = x + size_t(bad_row) * d_;
+    int j = 0;
+    while (std::isfinite(row[j])) ++j;
+    TQ_THROW("TurboQuantizer::encode: row " << bad_row << " has a non-finite value (" << row[j] << ") at column "
+                                            << j << "; only finite floats can be encoded");
+  }
+#pragma omp parallel if (n > 64)
+  {
+    std::vector<float> scratch(3 * size_t(d_) + 4);
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; ++i) encode_one(x + i * d_, codes + i * code_size_, scratch.data());
+  }
+}
+
+VectorFactors TurboQuantizer::factors(const uint8_t* code) const {
+  VectorFactors f;
+  if (options_.fp16_norm) {
+    uint16_t h;
+    std::memcpy(&h, code + norm_offset_, 2);
+    f.norm = internal::half_to_float(h);
+  } else {
+    f.norm = load_f32(code + norm_offset_);
+  }
+  if (options_.store_renorm) f.renorm = load_f32(code + renorm_offset_);
+  if (options_.qjl) f.gamma = load_f32(code + gamma_offset_);
+  return f;
+}
+
+void TurboQuantizer::unpack_indices(const uint8_t* code, uint8_t* idx) const { alloc_.unpack(code, idx); }
+
+void TurboQuantizer::decode_rotated_unit(const uint8_t* code, float* y_hat) const {
+  std::vector<uint8_t> idx(d_);
+  alloc_.unpack(code, idx.data());
+  const int nh = alloc_.num_high();
+  const float* ch = cb_high_->centroids().data();
+  const float* cl = cb_low_->centroids().data();
+  for (int j = 0; j < d_; ++j) y_hat[j] = (j < nh ? ch : cl)[idx[j]];
+}
+
+void TurboQuantizer::decode(size_t n, const uint8_t* codes, float* x) const {
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr && codes != nullptr, "TurboQuantizer::decode: null input or output pointer");
+#pragma omp parallel for if (n > 64) schedule(static)
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* code = codes + i * code_size_;
+    float* out = x + i * d_;
+    decode_rotated_unit(code, out);
+    rotation_->inverse(1, out, out);
+    const float norm = factors(code).norm;
+    for (int j = 0; j < d_; ++j) out[j] *= norm;
+  }
+}
+
+PreparedQuery TurboQuantizer::prepare_query(const float* q) const {
+  TQ_CHECK(q != nullptr, "TurboQuantizer::prepare_query: null query");
+  PreparedQuery p;
+  p.rotated.assign(q, q + d_);
+  double ss = 0;
+  for (int j = 0; j < d_; ++j) {
+    TQ_CHECK(std::isfinite(q[j]), "TurboQuantizer: query has a non-finite value (" << q[j] << ") at column " << j);
+    ss += double(q[j]) * q[j];
+  }
+  p.norm = static_cast<float>(std::sqrt(ss));
+  rotation_->forward(1, p.rotated.data(), p.rotated.data());
+  if (options_.qjl) {
+    p.sketch.resize(d_);
+    apply_sketch(1, p.rotated.data(), p.sketch.data());
+  }
+  return p;
+}
+
+float TurboQuantizer::dot_rotated(const PreparedQuery& q, const uint8_t* code) const {
+  uint8_t idx_buf[1024];
+  std::vector<uint8_t> idx_heap;
+  uint8_t* idx = idx_buf;
+  if (d_ > 1024) {
+    idx_heap.resize(d_);
+    idx = idx_heap.data();
+  }
+  alloc_.unpack(code, idx);
+  const int nh = alloc_.num_high();
+  const float* ch = cb_high_->centroids().data();
+  const float* cl = cb_low_->centroids().data();
+  const float* qr = q.rotated.data();
+  float acc = 0;
+  for (int j = 0; j < nh; ++j) acc += qr[j] * ch[idx[j]];
+  for (int j = nh; j < d_; ++j) acc += qr[j] * cl[idx[j]];
+  return acc;
+}
+
+float TurboQuantizer::qjl_correction(const PreparedQuery& q, const uint8_t* code) const {
+  if (!options_.qjl) return 0;
+  const uint8_t* sg = code + sign_offset_;
+  const float* s = q.sketch.data();
+  float acc = 0;
+  for (int j = 0; j < d_; ++j) acc += ((sg[j >> 3] >> (j & 7)) & 1) ? s[j] : -s[j];
+  const float gamma = load_f32(code + gamma_offset_);
+  return gamma * static_cast<float>(kappa_ / d_) * acc;
+}
+
+bool TurboQuantizer::supports(Estimator est) const {
+  switch (est) {
+    case Estimator::kMse: return true;
+    case Estimator::kRenorm: return options_.store_renorm;
+    case Estimator::kQjl: return options_.qjl;
+  }
+  return false;
+}
+
+float TurboQuantizer::inner_product(const PreparedQuery& q, const uint8_t* code, Estimator est) const {
+  TQ_CHECK(supports(est), "TurboQuantizer::inner_product: estimator " << static_cast<uint32_t>(est)
+                                                                      << " needs codes built with "
+                                                                      << (est == Estimator::kRenorm ? "store_renorm" : "qjl"));
+  const VectorFactors f = factors(code);
+  const float dot = dot_rotated(q, code);
+  switch (est) {
+    case Estimator::kMse: return f.norm * dot;
+    case Estimator::kRenorm: return f.norm * dot / f.renorm;
+    case Estimator::kQjl: return f.norm * (dot + qjl_correction(q, code));
+  }
+  return 0;
+}
+
+float TurboQuantizer::qjl_stddev(const PreparedQuery& q, const uint8_t* code) const {
+  if (!options_.qjl) return 0;
+  const VectorFactors f = factors(code);
+  return f.norm * f.gamma * q.norm * static_cast<float>(std::sqrt(kPi / (2.0 * d_)));
+}
+
+}  // namespace tqsearch
