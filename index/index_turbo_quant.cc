@@ -1,0 +1,430 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#include "index/index_turbo_quant.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/IDSelector.h>
+
+#include "index/internal/turbo_quant_distance_computer.h"
+#include "quant/error.h"
+
+namespace tqsearch {
+
+namespace {
+
+constexpr size_t kAddChunkRows = 65536;  // rows encoded per chunk in add(): bounds the cosine copy
+
+Metric scanner_metric(IndexMetric m) { return m == IndexMetric::kL2 ? Metric::kL2 : Metric::kInnerProduct; }
+
+IndexMetric from_faiss_metric(faiss::MetricType m) {
+  if (m == faiss::METRIC_INNER_PRODUCT) return IndexMetric::kInnerProduct;
+  if (m == faiss::METRIC_L2) return IndexMetric::kL2;
+  TQ_THROW("IndexTurboQuant: unsupported faiss metric type " << int(m)
+                                                             << "; allowed: METRIC_INNER_PRODUCT (0), METRIC_L2 (1)"
+                                                                " (cosine: use IndexMetric::kCosine)");
+}
+
+bool same_quantizer_options(const TurboQuantizerOptions& a, const TurboQuantizerOptions& b) {
+  return a.bits == b.bits && a.rotation.kind == b.rotation.kind && a.rotation.seed == b.rotation.seed &&
+         a.rotation.rounds == b.rotation.rounds && a.fp16_norm == b.fp16_norm && a.store_renorm == b.store_renorm &&
+         a.qjl == b.qjl && (!a.qjl || (a.qjl_kind == b.qjl_kind && a.qjl_seed == b.qjl_seed));
+}
+
+const char* estimator_name(Estimator e) {
+  switch (e) {
+    case Estimator::kMse: return "mse";
+    case Estimator::kRenorm: return "renorm";
+    case Estimator::kQjl: return "qjl";
+  }
+  return "unknown";
+}
+
+/// Runs body(i) for i in [0, n) over OpenMP threads; the first exception is rethrown after the loop.
+template <class Body>
+void parallel_for_rethrow(int64_t n, Body&& body) {
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+  for (int64_t i = 0; i < n; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+#pragma omp critical(tqsearch_index_parallel_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+const char* index_metric_name(IndexMetric metric) {
+  switch (metric) {
+    case IndexMetric::kInnerProduct: return "ip";
+    case IndexMetric::kL2: return "l2";
+    case IndexMetric::kCosine: return "cosine";
+  }
+  return "unknown";
+}
+
+IndexTurboQuant::IndexTurboQuant(int d, IndexMetric metric, const IndexTurboQuantOptions& options)
+    : faiss::IndexFlatCodes(0, d, metric == IndexMetric::kL2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT),
+      metric_(metric),
+      options_(options) {
+  init();
+}
+
+IndexTurboQuant::IndexTurboQuant(int d, faiss::MetricType metric, const IndexTurboQuantOptions& options)
+    : IndexTurboQuant(d, from_faiss_metric(metric), options) {}
+
+IndexTurboQuant::~IndexTurboQuant() = default;
+
+void IndexTurboQuant::init() {
+  TQ_CHECK(d >= 1 && d <= 65536, "IndexTurboQuant: dimension d must be in [1, 65536], got " << d);
+  TQ_CHECK(metric_ == IndexMetric::kInnerProduct || metric_ == IndexMetric::kL2 || metric_ == IndexMetric::kCosine,
+           "IndexTurboQuant: unknown metric " << uint32_t(metric_) << "; allowed: 0 (ip), 1 (l2), 2 (cosine)");
+  tq_ = std::make_unique<TurboQuantizer>(int(d), options_.quantizer);
+  code_size = tq_->code_size();
+  scanner_ = std::make_unique<FlatScanner>(*tq_, scanner_metric(metric_));
+  validate_search_params(options_.search);
+  is_trained = true;
+}
+
+void IndexTurboQuant::validate_search_params(const FlatSearchParams& p) const {
+  TQ_CHECK(tq_->supports(p.estimator),
+           "IndexTurboQuant: estimator '" << estimator_name(p.estimator)
+                                          << "' is not available with these codes (renorm needs store_renorm, qjl "
+                                             "needs qjl = true); stored: store_renorm="
+                                          << options_.quantizer.store_renorm << " qjl=" << options_.quantizer.qjl);
+  TQ_CHECK(p.rerank_factor >= 0, "IndexTurboQuant: rerank_factor must be >= 0, got " << p.rerank_factor);
+  TQ_CHECK(p.rerank_min >= 0, "IndexTurboQuant: rerank_min must be >= 0, got " << p.rerank_min);
+  TQ_CHECK(std::isfinite(p.qjl_prune_z) && p.qjl_prune_z >= 0,
+           "IndexTurboQuant: qjl_prune_z must be finite and >= 0, got " << p.qjl_prune_z);
+  TQ_CHECK(p.query_batch >= 1, "IndexTurboQuant: query_batch must be >= 1, got " << p.query_batch);
+  TQ_CHECK(simd_level_supported(p.level),
+           "IndexTurboQuant: SIMD level '" << simd_level_name(p.level) << "' is not supported on this CPU");
+}
+
+void IndexTurboQuant::set_search_params(const FlatSearchParams& params) {
+  validate_search_params(params);
+  options_.search = params;
+}
+
+void IndexTurboQuant::train(idx_t /*n*/, const float* /*x*/) {}
+
+const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector<float>& buf,
+                                            const char* what) const {
+  const size_t dd = size_t(d);
+  for (idx_t i = 0; i < n; ++i) {
+    const float* row = x + size_t(i) * dd;
+    for (size_t j = 0; j < dd; ++j) {
+      TQ_CHECK(std::isfinite(row[j]), "IndexTurboQuant::" << what << ": vector " << i << " has a non-finite value "
+                                                          << row[j] << " at coordinate " << j
+                                                          << "; all values must be finite (no NaN/Inf)");
+    }
+  }
+  if (metric_ != IndexMetric::kCosine) return x;
+  buf.resize(size_t(n) * dd);
+  for (idx_t i = 0; i < n; ++i) {
+    const float* row = x + size_t(i) * dd;
+    float* out = buf.data() + size_t(i) * dd;
+    double s = 0;
+    for (size_t j = 0; j < dd; ++j) s += double(row[j]) * row[j];
+    // A zero vector stays zero: every score against it (or from it) is 0.
+    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
+    for (size_t j = 0; j < dd; ++j) out[j] = row[j] * inv;
+  }
+  return buf.data();
+}
+
+void IndexTurboQuant::add(idx_t n, const float* x) {
+  TQ_CHECK(n >= 0, "IndexTurboQuant::add: n must be >= 0, got " << n);
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr, "IndexTurboQuant::add: x is null for n = " << n);
+  check_scanner_in_sync();
+  const size_t old_size = codes.size();
+  std::vector<float> buf;
+  try {
+    codes.resize(old_size + size_t(n) * code_size);
+    for (idx_t i0 = 0; i0 < n; i0 += idx_t(kAddChunkRows)) {
+      const idx_t ni = std::min<idx_t>(n - i0, idx_t(kAddChunkRows));
+      const float* xi = prepare_input(ni, x + size_t(i0) * size_t(d), buf, "add");
+      tq_->encode(size_t(ni), xi, codes.data() + old_size + size_t(i0) * code_size);
+    }
+    scanner_->add(size_t(n), codes.data() + old_size);
+  } catch (...) {
+    // Leave the index exactly as it was.
+    codes.resize(old_size);
+    rebuild_scanner();
+    throw;
+  }
+  ntotal += n;
+}
+
+void IndexTurboQuant::add_sa_codes(idx_t n, const uint8_t* new_codes) {
+  TQ_CHECK(n >= 0, "IndexTurboQuant::add_sa_codes: n must be >= 0, got " << n);
+  if (n == 0) return;
+  TQ_CHECK(new_codes != nullptr, "IndexTurboQuant::add_sa_codes: codes is null for n = " << n);
+  check_scanner_in_sync();
+  for (idx_t i = 0; i < n; ++i) {
+    const VectorFactors f = tq_->factors(new_codes + size_t(i) * code_size);
+    TQ_CHECK(std::isfinite(f.norm) && f.norm >= 0,
+             "IndexTurboQuant::add_sa_codes: code " << i << " has invalid norm " << f.norm << " (need finite >= 0)");
+    TQ_CHECK(std::isfinite(f.renorm) && f.renorm > 0,
+             "IndexTurboQuant::add_sa_codes: code " << i << " has invalid renorm factor " << f.renorm
+                                                    << " (need finite > 0)");
+    TQ_CHECK(std::isfinite(f.gamma) && f.gamma >= 0,
+             "IndexTurboQuant::add_sa_codes: code " << i << " has invalid residual norm " << f.gamma
+                                                    << " (need finite >= 0)");
+  }
+  const size_t old_size = codes.size();
+  try {
+    codes.insert(codes.end(), new_codes, new_codes + size_t(n) * code_size);
+    scanner_->add(size_t(n), codes.data() + old_size);
+  } catch (...) {
+    codes.resize(old_size);
+    rebuild_scanner();
+    throw;
+  }
+  ntotal += n;
+}
+
+FlatSearchParams IndexTurboQuant::resolve_params(const faiss::SearchParameters* params,
+                                                 const faiss::IDSelector** sel, FlatSearchStats** stats) const {
+  FlatSearchParams p = options_.search;
+  *sel = nullptr;
+  *stats = nullptr;
+  if (params == nullptr) return p;
+  *sel = params->sel;
+  if (const auto* tp = dynamic_cast<const SearchParametersTurboQuant*>(params)) {
+    if (tp->estimator) p.estimator = *tp->estimator;
+    if (tp->rerank_factor >= 0) p.rerank_factor = tp->rerank_factor;
+    if (tp->rerank_min >= 0) p.rerank_min = tp->rerank_min;
+    if (tp->qjl_prune_z >= 0) p.qjl_prune_z = tp->qjl_prune_z;
+    if (tp->query_batch >= 1) p.query_batch = tp->query_batch;
+    *stats = tp->stats;
+    validate_search_params(p);
+  } else {
+    TQ_CHECK(typeid(*params) == typeid(faiss::SearchParameters),
+             "IndexTurboQuant: search parameters of type " << typeid(*params).name()
+                                                           << " are not supported; pass SearchParametersTurboQuant or "
+                                                              "faiss::SearchParameters (IDSelector only)");
+  }
+  return p;
+}
+
+void IndexTurboQuant::check_scanner_in_sync() const {
+  TQ_CHECK(scanner_->size() == size_t(ntotal) && codes.size() == size_t(ntotal) * code_size,
+           "IndexTurboQuant: codes (" << codes.size() << " bytes), ntotal (" << ntotal << ") and scanner ("
+                                      << scanner_->size()
+                                      << " rows) disagree; `codes` was modified directly: call rebuild_scanner()");
+}
+
+void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+                             const faiss::SearchParameters* params) const {
+  TQ_CHECK(k > 0, "IndexTurboQuant::search: k must be >= 1, got " << k);
+  TQ_CHECK(k <= idx_t(INT_MAX), "IndexTurboQuant::search: k must be <= " << INT_MAX << ", got " << k);
+  TQ_CHECK(n >= 0, "IndexTurboQuant::search: number of queries must be >= 0, got " << n);
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr && distances != nullptr && labels != nullptr,
+           "IndexTurboQuant::search: null query, distance or label pointer");
+  const faiss::IDSelector* sel = nullptr;
+  FlatSearchStats* stats = nullptr;
+  const FlatSearchParams p = resolve_params(params, &sel, &stats);
+  std::vector<float> buf;
+  const float* q = prepare_input(n, x, buf, "search");
+  check_scanner_in_sync();
+  if (sel != nullptr) {
+    search_selected(n, q, k, p, *sel, distances, labels);
+    return;
+  }
+  if (ntotal == 0) {
+    const float pad = metric_ == IndexMetric::kL2 ? std::numeric_limits<float>::infinity()
+                                                  : -std::numeric_limits<float>::infinity();
+    std::fill(distances, distances + size_t(n) * size_t(k), pad);
+    std::fill(labels, labels + size_t(n) * size_t(k), idx_t(-1));
+    return;
+  }
+  FlatSearchStats st;
+  scanner_->search(size_t(n), q, codes.data(), int(k), p, distances, labels, stats ? &st : nullptr);
+  if (stats) {
+    stats->scanned += st.scanned;
+    stats->reranked += st.reranked;
+    stats->pruned += st.pruned;
+  }
+}
+
+void IndexTurboQuant::search_selected(idx_t n, const float* x, idx_t k, const FlatSearchParams& p,
+                                      const faiss::IDSelector& sel, float* distances, idx_t* labels) const {
+  const bool l2 = metric_ == IndexMetric::kL2;
+  // x is already normalized for cosine: score it as plain inner product.
+  parallel_for_rethrow(n, [&](int64_t qi) {
+    internal::TurboQuantDistanceComputer dc(*this, p.estimator);
+    dc.set_query(x + size_t(qi) * size_t(d));
+    std::vector<std::pair<float, idx_t>> cand;
+    for (idx_t i = 0; i < ntotal; ++i) {
+      if (!sel.is_member(i)) continue;
+      cand.emplace_back(dc.distance_to_code(codes.data() + size_t(i) * code_size), i);
+    }
+    const size_t kk = std::min<size_t>(size_t(k), cand.size());
+    auto better = [l2](const std::pair<float, idx_t>& a, const std::pair<float, idx_t>& b) {
+      if (a.first != b.first) return l2 ? a.first < b.first : a.first > b.first;
+      return a.second < b.second;
+    };
+    std::partial_sort(cand.begin(), cand.begin() + kk, cand.end(), better);
+    float* D = distances + size_t(qi) * size_t(k);
+    idx_t* I = labels + size_t(qi) * size_t(k);
+    for (size_t j = 0; j < size_t(k); ++j) {
+      if (j < kk) {
+        D[j] = cand[j].first;
+        I[j] = cand[j].second;
+      } else {
+        D[j] = l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+        I[j] = -1;
+      }
+    }
+  });
+}
+
+void IndexTurboQuant::range_search(idx_t n, const float* x, float radius, faiss::RangeSearchResult* result,
+                                   const faiss::SearchParameters* params) const {
+  TQ_CHECK(n >= 0, "IndexTurboQuant::range_search: number of queries must be >= 0, got " << n);
+  TQ_CHECK(result != nullptr, "IndexTurboQuant::range_search: result is null");
+  TQ_CHECK(result->nq == size_t(n),
+           "IndexTurboQuant::range_search: result has nq = " << result->nq << " but n = " << n);
+  TQ_CHECK(!std::isnan(radius), "IndexTurboQuant::range_search: radius is NaN");
+  const faiss::IDSelector* sel = nullptr;
+  FlatSearchStats* stats = nullptr;
+  const FlatSearchParams p = resolve_params(params, &sel, &stats);
+  if (n > 0) TQ_CHECK(x != nullptr, "IndexTurboQuant::range_search: x is null for n = " << n);
+  std::vector<float> buf;
+  const float* q = n > 0 ? prepare_input(n, x, buf, "range_search") : x;
+  check_scanner_in_sync();
+  const bool l2 = metric_ == IndexMetric::kL2;
+  std::vector<std::vector<std::pair<float, idx_t>>> hits(static_cast<size_t>(n));
+  parallel_for_rethrow(n, [&](int64_t qi) {
+    internal::TurboQuantDistanceComputer dc(*this, p.estimator);
+    dc.set_query(q + size_t(qi) * size_t(d));
+    auto& h = hits[size_t(qi)];
+    for (idx_t i = 0; i < ntotal; ++i) {
+      if (sel != nullptr && !sel->is_member(i)) continue;
+      const float dist = dc.distance_to_code(codes.data() + size_t(i) * code_size);
+      if (l2 ? dist < radius : dist > radius) h.emplace_back(dist, i);
+    }
+  });
+  for (idx_t qi = 0; qi < n; ++qi) result->lims[qi] = hits[size_t(qi)].size();
+  result->lims[n] = 0;
+  result->do_allocation();
+  for (idx_t qi = 0; qi < n; ++qi) {
+    size_t o = result->lims[qi];
+    for (const auto& [dist, id] : hits[size_t(qi)]) {
+      result->distances[o] = dist;
+      result->labels[o] = id;
+      ++o;
+    }
+  }
+  if (stats) stats->scanned += size_t(n) * size_t(ntotal);
+}
+
+void IndexTurboQuant::reset() {
+  faiss::IndexFlatCodes::reset();
+  scanner_->reset();
+}
+
+size_t IndexTurboQuant::remove_ids(const faiss::IDSelector& sel) {
+  check_scanner_in_sync();
+  const size_t removed = faiss::IndexFlatCodes::remove_ids(sel);
+  rebuild_scanner();
+  return removed;
+}
+
+void IndexTurboQuant::check_compatible_for_merge(const faiss::Index& other) const {
+  const auto* o = dynamic_cast<const IndexTurboQuant*>(&other);
+  TQ_CHECK(o != nullptr, "IndexTurboQuant::merge_from: the other index is a " << typeid(other).name()
+                                                                              << ", not an IndexTurboQuant");
+  TQ_CHECK(o->d == d, "IndexTurboQuant::merge_from: dimension mismatch, " << o->d << " vs " << d);
+  TQ_CHECK(o->metric_ == metric_, "IndexTurboQuant::merge_from: metric mismatch, "
+                                      << index_metric_name(o->metric_) << " vs " << index_metric_name(metric_));
+  TQ_CHECK(same_quantizer_options(o->options_.quantizer, options_.quantizer),
+           "IndexTurboQuant::merge_from: quantizer options differ (bits, rotation, norm format, renorm, QJL): "
+           "codes are not interchangeable");
+}
+
+void IndexTurboQuant::merge_from(faiss::Index& other, idx_t add_id) {
+  check_compatible_for_merge(other);
+  TQ_CHECK(add_id == 0, "IndexTurboQuant::merge_from: add_id must be 0 (a flat index keeps no ids), got " << add_id);
+  auto& o = static_cast<IndexTurboQuant&>(other);
+  TQ_CHECK(&o != this, "IndexTurboQuant::merge_from: cannot merge an index into itself");
+  o.check_scanner_in_sync();
+  check_scanner_in_sync();
+  if (o.ntotal > 0) {
+    const size_t old_size = codes.size();
+    try {
+      codes.insert(codes.end(), o.codes.begin(), o.codes.end());
+      scanner_->add(size_t(o.ntotal), codes.data() + old_size);
+    } catch (...) {
+      codes.resize(old_size);
+      rebuild_scanner();
+      throw;
+    }
+    ntotal += o.ntotal;
+  }
+  o.reset();
+}
+
+void IndexTurboQuant::reconstruct(idx_t key, float* recons) const {
+  TQ_CHECK(key >= 0 && key < ntotal,
+           "IndexTurboQuant::reconstruct: key " << key << " out of range [0, " << ntotal << ")");
+  tq_->decode(1, codes.data() + size_t(key) * code_size, recons);
+}
+
+void IndexTurboQuant::reconstruct_n(idx_t i0, idx_t ni, float* recons) const {
+  TQ_CHECK(i0 >= 0 && ni >= 0 && i0 + ni <= ntotal,
+           "IndexTurboQuant::reconstruct_n: rows [" << i0 << ", " << i0 + ni << ") out of range [0, " << ntotal
+                                                    << ")");
+  if (ni == 0) return;
+  tq_->decode(size_t(ni), codes.data() + size_t(i0) * code_size, recons);
+}
+
+void IndexTurboQuant::sa_encode(idx_t n, const float* x, uint8_t* bytes) const {
+  TQ_CHECK(n >= 0, "IndexTurboQuant::sa_encode: n must be >= 0, got " << n);
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr && bytes != nullptr, "IndexTurboQuant::sa_encode: null input or output");
+  std::vector<float> buf;
+  const float* xi = prepare_input(n, x, buf, "sa_encode");
+  tq_->encode(size_t(n), xi, bytes);
+}
+
+void IndexTurboQuant::sa_decode(idx_t n, const uint8_t* bytes, float* x) const {
+  TQ_CHECK(n >= 0, "IndexTurboQuant::sa_decode: n must be >= 0, got " << n);
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr && bytes != nullptr, "IndexTurboQuant::sa_decode: null input or output");
+  tq_->decode(size_t(n), bytes, x);
+}
+
+faiss::FlatCodesDistanceComputer* IndexTurboQuant::get_FlatCodesDistanceComputer() const {
+  return new internal::TurboQuantDistanceComputer(*this, options_.search.estimator);
+}
+
+std::unique_ptr<faiss::FlatCodesDistanceComputer> IndexTurboQuant::make_distance_computer(Estimator estimator) const {
+  return std::make_unique<internal::TurboQuantDistanceComputer>(*this, estimator);
+}
+
+void IndexTurboQuant::rebuild_scanner() {
+  scanner_->reset();
+  const size_t rows = code_size > 0 ? codes.size() / code_size : 0;
+  TQ_CHECK(rows == size_t(ntotal) && codes.size() == rows * code_size,
+           "IndexTurboQuant::rebuild_scanner: codes hold " << codes.size() << " bytes, expected ntotal·code_size = "
+                                                           << ntotal << "·" << code_size);
+  if (rows > 0) scanner_->add(rows, codes.data());
+}
+
+}  // namespace tqsearch

@@ -1,0 +1,158 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// IndexTurboQuant: a faiss::Index over TurboQuant codes (arXiv 2504.19874) that needs no training.
+///
+/// Storage: the row codes of TurboQuantizer in faiss::IndexFlatCodes::codes (ntotal, code_size), plus a
+/// FlatScanner beside them (blocked fast-scan layout and per-vector factors) kept in sync by add, remove_ids,
+/// merge_from and reset. Search = FlatScanner's pipeline: rotate query → uint8 LUT scan → top k·rerank_factor →
+/// float rerank with the chosen estimator → top-k.
+///
+/// Metrics: inner product (distances = IP estimates, descending), L2 (squared-L2 estimates
+/// ‖q‖² + ‖x‖² − 2⟨q, x⟩, ascending), cosine (vectors normalized at add and queries at search, inner product
+/// inside; metric_type reports METRIC_INNER_PRODUCT).
+///
+/// Errors: every check of this layer throws tqsearch::Error (quant/error.h; a std::runtime_error): bad
+/// dimensions, k <= 0, NaN/Inf in vectors or queries, options the quantizer cannot serve, out-of-range keys.
+/// Exceptions of quant/ (also tqsearch::Error) propagate unchanged. FAISS wrappers around this index throw their
+/// own faiss::FaissException for their own checks.
+///
+/// Works as the inner index of faiss::IndexIDMap / IndexIDMap2 / IndexShards / IndexRefineFlat / IndexPreTransform
+/// and as faiss::IndexHNSW storage (through get_distance_computer()).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include <faiss/IndexFlatCodes.h>
+
+#include "quant/flat_scanner.h"
+#include "quant/turbo_quantizer.h"
+
+namespace tqsearch {
+
+/// Similarity of an IndexTurboQuant.
+enum class IndexMetric : uint32_t {
+  kInnerProduct = 0,  ///< ⟨q, x⟩, larger is closer (faiss::METRIC_INNER_PRODUCT)
+  kL2 = 1,            ///< ‖q − x‖², smaller is closer (faiss::METRIC_L2)
+  kCosine = 2,        ///< ⟨q/‖q‖, x/‖x‖⟩: normalize at add and at query, inner product inside
+};
+
+/// "ip", "l2", "cosine".
+const char* index_metric_name(IndexMetric metric);
+
+/// Everything that fixes an IndexTurboQuant besides d and the metric. All fields are saved by write_index.
+struct IndexTurboQuantOptions {
+  /// The codes: mse bits per coordinate (1, 2, 3, 4, 8 or fractional such as 2.5 / 3.5), rotation kind and seed,
+  /// optional renorm factor ρ and QJL sketch. The index default stores ρ (renormalized estimator).
+  TurboQuantizerOptions quantizer = default_quantizer();
+  /// Default search parameters (overridable per call with SearchParametersTurboQuant). The default estimator is
+  /// the renormalized one (FIELD.md: best ranking at equal bits); `level` is not saved (chosen at run time).
+  FlatSearchParams search = default_search();
+
+  /// 4 bits, Hadamard rotation, ρ stored, no QJL sketch.
+  static TurboQuantizerOptions default_quantizer() {
+    TurboQuantizerOptions q;
+    q.bits = 4;
+    q.store_renorm = true;
+    return q;
+  }
+  /// FlatSearchParams defaults with the renormalized estimator.
+  static FlatSearchParams default_search() {
+    FlatSearchParams p;
+    p.estimator = Estimator::kRenorm;
+    return p;
+  }
+};
+
+/// Per-search overrides (faiss::SearchParameters subclass, pass as the `params` argument of search /
+/// range_search). Unset fields (nullopt / negative) keep the index defaults. `sel` (faiss::IDSelector) restricts
+/// the search to the selected row numbers; it switches to an exhaustive float scan with the estimator.
+struct SearchParametersTurboQuant : faiss::SearchParameters {
+  std::optional<Estimator> estimator;  ///< rerank estimator (must be supported by the stored codes)
+  int rerank_factor = -1;              ///< >= 0 overrides: rescore top k·rerank_factor (0 = scan estimate only)
+  int rerank_min = -1;                 ///< >= 0 overrides the minimum number of reranked candidates
+  float qjl_prune_z = -1;              ///< >= 0 overrides the QJL pruning z (0 = never prune)
+  int query_batch = 0;                 ///< >= 1 overrides the number of queries per scan pass
+  FlatSearchStats* stats = nullptr;    ///< if set, receives the scanner statistics of this call (summed)
+};
+
+class IndexTurboQuant : public faiss::IndexFlatCodes {
+ public:
+  /// @param d        dimension, 1..65536
+  /// @param metric   inner product, L2 or cosine
+  /// @param options  quantizer and default search options (validated: estimator must be supported by the codes)
+  IndexTurboQuant(int d, IndexMetric metric = IndexMetric::kInnerProduct, const IndexTurboQuantOptions& options = {});
+  /// FAISS-style constructor: METRIC_INNER_PRODUCT or METRIC_L2 (other FAISS metrics are rejected).
+  IndexTurboQuant(int d, faiss::MetricType metric, const IndexTurboQuantOptions& options = {});
+  ~IndexTurboQuant() override;
+
+  IndexMetric metric() const { return metric_; }
+  const IndexTurboQuantOptions& options() const { return options_; }
+  const TurboQuantizer& quantizer() const { return *tq_; }
+  const FlatScanner& scanner() const { return *scanner_; }
+  /// Change the default search parameters (validated as in the constructor).
+  void set_search_params(const FlatSearchParams& params);
+
+  /// No-op: TurboQuant is data-oblivious. Accepts any n and x.
+  void train(idx_t n, const float* x) override;
+  /// @param x  (n, d) float32; rejects NaN/Inf (message names the row). Row numbers ntotal..ntotal+n−1.
+  void add(idx_t n, const float* x) override;
+  /// Append n codes produced by sa_encode of a compatible index (same options and d). Per-vector factors are
+  /// checked (finite norm >= 0, finite ρ > 0, finite γ >= 0). @param codes (n, code_size)
+  void add_sa_codes(idx_t n, const uint8_t* codes);
+
+  /// k-NN search. @param x (n, d) float32 queries; @param k >= 1 (k > ntotal pads labels with −1 and distances
+  /// with −inf (IP/cosine) or +inf (L2)); @param distances, labels (n, k).
+  /// @param params  nullptr, a SearchParametersTurboQuant, or a plain faiss::SearchParameters (only `sel`).
+  void search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+              const faiss::SearchParameters* params = nullptr) const override;
+  /// All rows with estimate > radius (IP/cosine) or < radius (L2), scored with the estimator on every row
+  /// (no scan shortlist); QJL gives unbiased scores for thresholds.
+  void range_search(idx_t n, const float* x, float radius, faiss::RangeSearchResult* result,
+                    const faiss::SearchParameters* params = nullptr) const override;
+
+  void reset() override;
+  /// FAISS flat semantics: selected rows are removed and the remaining rows are renumbered (shifted down).
+  size_t remove_ids(const faiss::IDSelector& sel) override;
+  /// Appends the rows of `other` (an IndexTurboQuant with identical d, metric and quantizer options), then resets
+  /// `other` (as faiss::IndexFlatCodes does). add_id must be 0 (a flat index has no ids).
+  void merge_from(faiss::Index& other, idx_t add_id = 0) override;
+  void check_compatible_for_merge(const faiss::Index& other) const override;
+
+  /// mse reconstruction ‖x‖·Πᵀŷ (the QJL sketch is not added). @param recons (d) / (ni, d)
+  void reconstruct(idx_t key, float* recons) const override;
+  void reconstruct_n(idx_t i0, idx_t ni, float* recons) const override;
+
+  /// Standalone codec: the exact codes add() stores (cosine: of the normalized vector). @param bytes (n, code_size)
+  void sa_encode(idx_t n, const float* x, uint8_t* bytes) const override;
+  /// @param bytes (n, code_size) @param x (n, d) mse reconstruction
+  void sa_decode(idx_t n, const uint8_t* bytes, float* x) const override;
+
+  /// Distance computer with the default estimator (HNSW storage, FAISS utilities): distances as search reports
+  /// them (IP estimate, or squared-L2 estimate); symmetric_dis compares two mse reconstructions.
+  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override;
+  /// Same with an explicit estimator.
+  std::unique_ptr<faiss::FlatCodesDistanceComputer> make_distance_computer(Estimator estimator) const;
+
+  /// Rebuild the scanner from `codes` (only needed when `codes` was modified directly, bypassing the API).
+  void rebuild_scanner();
+
+ private:
+  void init();
+  FlatSearchParams resolve_params(const faiss::SearchParameters* params, const faiss::IDSelector** sel,
+                                  FlatSearchStats** stats) const;
+  void validate_search_params(const FlatSearchParams& p) const;
+  /// Queries ready for the scanner: checked finite, normalized for cosine. Returns x or `buf`'s data.
+  const float* prepare_input(idx_t n, const float* x, std::vector<float>& buf, const char* what) const;
+  void search_selected(idx_t n, const float* x, idx_t k, const FlatSearchParams& p, const faiss::IDSelector& sel,
+                       float* distances, idx_t* labels) const;
+  void check_scanner_in_sync() const;
+
+  IndexMetric metric_;
+  IndexTurboQuantOptions options_;
+  std::unique_ptr<TurboQuantizer> tq_;
+  std::unique_ptr<FlatScanner> scanner_;
+};
+
+}  // namespace tqsearch

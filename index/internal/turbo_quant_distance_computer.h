@@ -1,0 +1,44 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// faiss::FlatCodesDistanceComputer over IndexTurboQuant's row codes: query-to-code distances with one estimator
+/// (TurboQuantizer::prepare_query + inner_product), symmetric distances between two mse reconstructions.
+///
+/// Distances are what IndexTurboQuant::search reports: the IP estimate (IP / cosine) or the squared-L2 estimate
+/// ‖q‖² + ‖x‖² − 2·⟨q, x⟩_est (L2). FAISS's IndexHNSW negates IP distances itself.
+///
+/// Used inside OpenMP regions by FAISS (HNSW build and search), so nothing here throws after construction: a
+/// query with NaN/Inf gives the worst distance (−inf for IP, +inf for L2) to every code.
+
+#include <vector>
+
+#include <faiss/impl/DistanceComputer.h>
+
+#include "index/index_turbo_quant.h"
+
+namespace tqsearch::internal {
+
+class TurboQuantDistanceComputer final : public faiss::FlatCodesDistanceComputer {
+ public:
+  /// @param index      the index whose codes are read (must outlive this object; codes must not be reallocated)
+  /// @param estimator  supported by index.quantizer() (checked, throws tqsearch::Error)
+  TurboQuantDistanceComputer(const IndexTurboQuant& index, Estimator estimator);
+
+  /// @param x  (d) float32 query; normalized first for cosine
+  void set_query(const float* x) override;
+  float distance_to_code(const uint8_t* code) override;
+  /// Distance between the mse reconstructions of rows i and j.
+  float symmetric_dis(faiss::Index::idx_t i, faiss::Index::idx_t j) override;
+
+ private:
+  const IndexTurboQuant& index_;
+  const TurboQuantizer& tq_;
+  Estimator estimator_;
+  bool l2_;
+  bool valid_query_ = false;
+  float query_norm2_ = 0;
+  PreparedQuery query_;
+  std::vector<float> buf_;
+};
+
+}  // namespace tqsearch::internal

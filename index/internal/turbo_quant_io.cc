@@ -1,0 +1,113 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+// Record "TqFl" (IndexTurboQuant), format version 1:
+//   section header: i32 d, u32 metric, f64 bits, u32 rotation kind, u64 rotation seed, i32 rotation rounds,
+//                   u8 fp16_norm, u8 store_renorm, u8 qjl, u32 qjl_kind, u64 qjl_seed,
+//                   u32 estimator, i32 rerank_factor, i32 rerank_min, f32 qjl_prune_z, i32 query_batch,
+//                   u64 code_size, i64 ntotal
+//   section codes:  ntotal·code_size bytes (row layout of TurboQuantizer)
+#include <cmath>
+#include <limits>
+
+#include "index/index_turbo_quant.h"
+#include "index/internal/index_io_registry.h"
+#include "quant/error.h"
+
+namespace tqsearch::internal {
+
+namespace {
+constexpr uint64_t kMaxHeaderBytes = 4096;
+constexpr int64_t kMaxRows = int64_t(1) << 40;
+constexpr int kMaxRotationRounds = 64;
+}  // namespace
+
+void write_turbo_quant(const faiss::Index& index, StreamWriter& out) {
+  const auto& tq = dynamic_cast<const IndexTurboQuant&>(index);
+  const IndexTurboQuantOptions& o = tq.options();
+  ByteSink h;
+  h.put_i32(int32_t(tq.d));
+  h.put_u32(uint32_t(tq.metric()));
+  h.put_f64(o.quantizer.bits);
+  h.put_u32(uint32_t(o.quantizer.rotation.kind));
+  h.put_u64(o.quantizer.rotation.seed);
+  h.put_i32(o.quantizer.rotation.rounds);
+  h.put_u8(o.quantizer.fp16_norm);
+  h.put_u8(o.quantizer.store_renorm);
+  h.put_u8(o.quantizer.qjl);
+  h.put_u32(uint32_t(o.quantizer.qjl_kind));
+  h.put_u64(o.quantizer.qjl_seed);
+  h.put_u32(uint32_t(o.search.estimator));
+  h.put_i32(o.search.rerank_factor);
+  h.put_i32(o.search.rerank_min);
+  h.put_f32(o.search.qjl_prune_z);
+  h.put_i32(o.search.query_batch);
+  h.put_u64(tq.code_size);
+  h.put_i64(tq.ntotal);
+  out.write_section(h);
+  TQ_CHECK(tq.codes.size() == size_t(tq.ntotal) * tq.code_size,
+           "write_index: IndexTurboQuant codes hold " << tq.codes.size() << " bytes, expected ntotal·code_size");
+  out.write_section(tq.codes.data(), tq.codes.size());
+}
+
+std::unique_ptr<faiss::Index> read_turbo_quant(StreamReader& in, uint32_t /*version*/, int /*depth*/) {
+  const std::vector<uint8_t> hb = in.read_section("IndexTurboQuant header", kMaxHeaderBytes);
+  ByteSource h(hb, "IndexTurboQuant header");
+  const int32_t d = h.get_i32();
+  TQ_CHECK(d >= 1 && d <= 65536, "read_index: corrupt file: IndexTurboQuant dimension " << d
+                                                                                        << " (allowed 1..65536)");
+  const uint32_t metric = h.get_u32();
+  TQ_CHECK(metric <= 2, "read_index: corrupt file: IndexTurboQuant metric " << metric
+                                                                            << " (allowed 0 ip, 1 l2, 2 cosine)");
+  IndexTurboQuantOptions o;
+  o.quantizer.bits = h.get_f64();
+  TQ_CHECK(std::isfinite(o.quantizer.bits) && o.quantizer.bits >= 1 && o.quantizer.bits <= 8,
+           "read_index: corrupt file: IndexTurboQuant bits " << o.quantizer.bits << " (allowed 1..8)");
+  const uint32_t rot_kind = h.get_u32();
+  TQ_CHECK(rot_kind == uint32_t(RotationKind::kHadamard) || rot_kind == uint32_t(RotationKind::kDense),
+           "read_index: corrupt file: rotation kind " << rot_kind << " (allowed 1 hadamard, 2 dense)");
+  o.quantizer.rotation.kind = RotationKind(rot_kind);
+  o.quantizer.rotation.seed = h.get_u64();
+  o.quantizer.rotation.rounds = h.get_i32();
+  TQ_CHECK(o.quantizer.rotation.rounds >= 0 && o.quantizer.rotation.rounds <= kMaxRotationRounds,
+           "read_index: corrupt file: rotation rounds " << o.quantizer.rotation.rounds << " (allowed 0.."
+                                                        << kMaxRotationRounds << ")");
+  o.quantizer.fp16_norm = h.get_bool();
+  o.quantizer.store_renorm = h.get_bool();
+  o.quantizer.qjl = h.get_bool();
+  const uint32_t qjl_kind = h.get_u32();
+  TQ_CHECK(qjl_kind == uint32_t(QjlKind::kStructured) || qjl_kind == uint32_t(QjlKind::kGaussian),
+           "read_index: corrupt file: QJL kind " << qjl_kind << " (allowed 1 structured, 2 gaussian)");
+  o.quantizer.qjl_kind = QjlKind(qjl_kind);
+  o.quantizer.qjl_seed = h.get_u64();
+  const uint32_t est = h.get_u32();
+  TQ_CHECK(est <= 2, "read_index: corrupt file: estimator " << est << " (allowed 0 mse, 1 renorm, 2 qjl)");
+  o.search.estimator = Estimator(est);
+  o.search.rerank_factor = h.get_i32();
+  o.search.rerank_min = h.get_i32();
+  o.search.qjl_prune_z = h.get_f32();
+  o.search.query_batch = h.get_i32();
+  const uint64_t code_size = h.get_u64();
+  const int64_t ntotal = h.get_i64();
+  h.expect_end();
+  TQ_CHECK(ntotal >= 0 && ntotal <= kMaxRows,
+           "read_index: corrupt file: IndexTurboQuant ntotal " << ntotal << " (allowed 0.." << kMaxRows << ")");
+
+  std::unique_ptr<IndexTurboQuant> index;
+  try {
+    index = std::make_unique<IndexTurboQuant>(d, IndexMetric(metric), o);
+  } catch (const Error& ex) {
+    TQ_THROW("read_index: corrupt file: IndexTurboQuant options are invalid: " << ex.what());
+  }
+  TQ_CHECK(code_size == index->code_size, "read_index: corrupt file: IndexTurboQuant code_size "
+                                              << code_size << " does not match its options (" << index->code_size
+                                              << ")");
+  const uint64_t bytes = uint64_t(ntotal) * code_size;  // < 2^40 · 2^19: no overflow
+  const std::vector<uint8_t> codes = in.read_section("IndexTurboQuant codes", bytes, bytes);
+  try {
+    index->add_sa_codes(ntotal, codes.data());
+  } catch (const Error& ex) {
+    TQ_THROW("read_index: corrupt file: " << ex.what());
+  }
+  return index;
+}
+
+}  // namespace tqsearch::internal
