@@ -2,6 +2,7 @@
 #include "index/index_turbo_quant.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -108,7 +109,8 @@ void IndexTurboQuant::validate_search_params(const FlatSearchParams& p) const {
   TQ_CHECK(p.rerank_min >= 0, "IndexTurboQuant: rerank_min must be >= 0, got " << p.rerank_min);
   TQ_CHECK(std::isfinite(p.qjl_prune_z) && p.qjl_prune_z >= 0,
            "IndexTurboQuant: qjl_prune_z must be finite and >= 0, got " << p.qjl_prune_z);
-  TQ_CHECK(p.query_batch >= 1, "IndexTurboQuant: query_batch must be >= 1, got " << p.query_batch);
+  TQ_CHECK(p.query_batch >= 1 && p.query_batch <= 64,
+           "IndexTurboQuant: query_batch must be in 1..64, got " << p.query_batch);
   TQ_CHECK(simd_level_supported(p.level),
            "IndexTurboQuant: SIMD level '" << simd_level_name(p.level) << "' is not supported on this CPU");
 }
@@ -247,8 +249,7 @@ void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances,
     return;
   }
   if (ntotal == 0) {
-    const float pad = metric_ == IndexMetric::kL2 ? std::numeric_limits<float>::infinity()
-                                                  : -std::numeric_limits<float>::infinity();
+    const float pad = metric_ == IndexMetric::kL2 ? FLT_MAX : -FLT_MAX;
     std::fill(distances, distances + size_t(n) * size_t(k), pad);
     std::fill(labels, labels + size_t(n) * size_t(k), idx_t(-1));
     return;
@@ -287,7 +288,7 @@ void IndexTurboQuant::search_selected(idx_t n, const float* x, idx_t k, const Fl
         D[j] = cand[j].first;
         I[j] = cand[j].second;
       } else {
-        D[j] = l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+        D[j] = l2 ? FLT_MAX : -FLT_MAX;
         I[j] = -1;
       }
     }

@@ -73,7 +73,7 @@ struct SearchParametersTurboQuant : faiss::SearchParameters {
   int rerank_factor = -1;              ///< >= 0 overrides: rescore top k·rerank_factor (0 = scan estimate only)
   int rerank_min = -1;                 ///< >= 0 overrides the minimum number of reranked candidates
   float qjl_prune_z = -1;              ///< >= 0 overrides the QJL pruning z (0 = never prune)
-  int query_batch = 0;                 ///< >= 1 overrides the number of queries per scan pass
+  int query_batch = 0;                 ///< 1..64 overrides the number of queries per scan pass
   FlatSearchStats* stats = nullptr;    ///< if set, receives the scanner statistics of this call (summed)
 };
 
@@ -103,7 +103,7 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   void add_sa_codes(idx_t n, const uint8_t* codes);
 
   /// k-NN search. @param x (n, d) float32 queries; @param k >= 1 (k > ntotal pads labels with −1 and distances
-  /// with −inf (IP/cosine) or +inf (L2)); @param distances, labels (n, k).
+  /// with −FLT_MAX (IP/cosine) or +FLT_MAX (L2), as FAISS does); @param distances, labels (n, k).
   /// @param params  nullptr, a SearchParametersTurboQuant, or a plain faiss::SearchParameters (only `sel`).
   void search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
               const faiss::SearchParameters* params = nullptr) const override;
