@@ -1,0 +1,243 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#include "quant/turbo_quantizer.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "quant/error.h"
+#include "test_data.h"
+
+namespace tqsearch {
+namespace {
+
+double mean_distortion(const TurboQuantizer& tq, const std::vector<float>& unit_rows) {
+  const int d = tq.d();
+  const size_t n = unit_rows.size() / d;
+  std::vector<uint8_t> codes(n * tq.code_size());
+  std::vector<float> rec(unit_rows.size());
+  tq.encode(n, unit_rows.data(), codes.data());
+  tq.decode(n, codes.data(), rec.data());
+  double s = 0;
+  for (size_t i = 0; i < unit_rows.size(); ++i) s += double(unit_rows[i] - rec[i]) * (unit_rows[i] - rec[i]);
+  return s / n;
+}
+
+// TurboQuant Thm 1: E‖x − x̂‖² ≈ 0.363, 0.117, 0.0345, 0.0095 (b = 1..4) and ≤ (√3·π/2)·4^−b for unit x.
+TEST(TurboQuantMse, DistortionMatchesTheoryOnRandomAndRealVectors) {
+  const double measured[] = {0.363, 0.117, 0.0345, 0.0095};
+  std::vector<std::pair<std::string, std::vector<float>>> sets;
+  for (int d : {128, 384}) {
+    auto x = testing::gaussian(2000, d, 11 + d);
+    testing::normalize_rows(x, d);
+    sets.push_back({"random" + std::to_string(d), x});
+  }
+  int gd = 0;
+  auto glove = testing::read_fvecs(testing::data_path("glove-100-angular/base.fvecs"), &gd, 2000);
+  if (!glove.empty()) {
+    testing::normalize_rows(glove, gd);
+    sets.push_back({"glove100", glove});
+  } else {
+    std::printf("glove-100-angular not found under %s: real-data case skipped\n", TQSEARCH_DATA_DIR);
+  }
+  for (const auto& [name, x] : sets) {
+    const int d = name == "glove100" ? gd : std::stoi(name.substr(6));
+    for (int b = 1; b <= 8; ++b) {
+      TurboQuantizerOptions o;
+      o.bits = b;
+      TurboQuantizer tq(d, o);
+      const double dist = mean_distortion(tq, x);
+      EXPECT_LT(dist, std::sqrt(3.0) * M_PI / 2 * std::pow(4.0, -b)) << name << " b=" << b;
+      if (b <= 4) EXPECT_NEAR(dist / measured[b - 1], 1.0, 0.05) << name << " b=" << b << " dist=" << dist;
+    }
+  }
+}
+
+// Alg. 2: E[⟨q, x̃⟩] = ⟨q, x⟩ over the randomness of Π and S; Var ≤ (√3·π²/d)·4^−b·‖q‖² with b the total bits
+// (our mse bits + 1 QJL bit).
+class TurboQuantProd : public ::testing::TestWithParam<std::tuple<QjlKind, int>> {};
+
+TEST_P(TurboQuantProd, InnerProductIsUnbiasedAndUnderVarianceBound) {
+  const auto [kind, mse_bits] = GetParam();
+  const int d = 128;
+  const int trials = 3000;
+  const uint64_t seed = 4242;
+  std::printf("seed %llu, %d trials\n", (unsigned long long)seed, trials);
+  auto xq = testing::gaussian(2, d, seed);
+  std::vector<float> x(xq.begin(), xq.begin() + d), q(xq.begin() + d, xq.end());
+  testing::normalize_rows(x, d);
+  testing::normalize_rows(q, d);
+  double truth = 0;
+  for (int j = 0; j < d; ++j) truth += double(x[j]) * q[j];
+  double sum = 0, sum2 = 0;
+  for (int t = 0; t < trials; ++t) {
+    TurboQuantizerOptions o;
+    o.bits = mse_bits;
+    o.qjl = true;
+    o.qjl_kind = kind;
+    o.rotation.seed = seed * 1000003 + t;
+    o.qjl_seed = seed * 7919 + t;
+    TurboQuantizer tq(d, o);
+    std::vector<uint8_t> code(tq.code_size());
+    tq.encode(1, x.data(), code.data());
+    const float est = tq.inner_product(tq.prepare_query(q.data()), code.data(), Estimator::kQjl);
+    const double e = est - truth;
+    sum += e;
+    sum2 += e * e;
+  }
+  const double mean = sum / trials;
+  const double var = sum2 / trials - mean * mean;
+  const double se = std::sqrt(var / trials);
+  EXPECT_LT(std::abs(mean), 3 * se) << "bias " << mean << " vs standard error " << se;
+  const double bound = std::sqrt(3.0) * M_PI * M_PI / d * std::pow(4.0, -(mse_bits + 1));
+  EXPECT_LT(var, bound) << "variance " << var << " bound " << bound;
+}
+
+INSTANTIATE_TEST_SUITE_P(BitsAndSketches, TurboQuantProd,
+                         ::testing::Combine(::testing::Values(QjlKind::kGaussian, QjlKind::kStructured),
+                                            ::testing::Values(1, 2, 3, 4)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) == QjlKind::kGaussian ? "Gaussian" : "Structured") +
+                                  "_mse" + std::to_string(std::get<1>(info.param));
+                         });
+
+TEST(TurboQuantizer, MseEstimatorIsBiasedLowAndRenormCorrectsIt) {
+  // The mse estimate shrinks ⟨q, x⟩ by ρ on average; ‖x‖·⟨Πq, ŷ⟩/ρ removes that shrinkage.
+  const int d = 128, n = 4000;
+  auto x = testing::gaussian(n, d, 77);
+  auto q = testing::gaussian(1, d, 78);
+  TurboQuantizerOptions o;
+  o.bits = 2;
+  o.store_renorm = true;
+  TurboQuantizer tq(d, o);
+  std::vector<uint8_t> codes(n * tq.code_size());
+  tq.encode(n, x.data(), codes.data());
+  const PreparedQuery pq = tq.prepare_query(q.data());
+  double slope_mse = 0, slope_renorm = 0, tt = 0;
+  for (int i = 0; i < n; ++i) {
+    double t = 0;
+    for (int j = 0; j < d; ++j) t += double(x[i * d + j]) * q[j];
+    const uint8_t* c = codes.data() + i * tq.code_size();
+    slope_mse += t * tq.inner_product(pq, c, Estimator::kMse);
+    slope_renorm += t * tq.inner_product(pq, c, Estimator::kRenorm);
+    tt += t * t;
+    // ρ = ⟨y, ŷ⟩ as stored.
+    if (i < 5) {
+      std::vector<float> y(x.begin() + i * d, x.begin() + (i + 1) * d), yh(d);
+      testing::normalize_rows(y, d);
+      tq.rotation().forward(1, y.data(), y.data());
+      tq.decode_rotated_unit(c, yh.data());
+      double rho = 0;
+      for (int j = 0; j < d; ++j) rho += double(y[j]) * yh[j];
+      EXPECT_NEAR(tq.factors(c).renorm, rho, 1e-5);
+    }
+  }
+  // Regression slope of estimate on truth: ≈ 1 − D_b (D_2 ≈ 0.117) for mse, ≈ 1 for renorm.
+  EXPECT_NEAR(slope_mse / tt, 1 - 0.117, 0.03);
+  EXPECT_NEAR(slope_renorm / tt, 1.0, 0.03);
+}
+
+TEST(TurboQuantizer, ZeroVectorEncodesWithoutNaN) {
+  TurboQuantizerOptions o;
+  o.store_renorm = true;
+  o.qjl = true;
+  TurboQuantizer tq(100, o);
+  std::vector<float> z(100, 0.f), rec(100, 1.f);
+  std::vector<uint8_t> code(tq.code_size());
+  tq.encode(1, z.data(), code.data());
+  tq.decode(1, code.data(), rec.data());
+  for (float v : rec) EXPECT_EQ(v, 0.f);
+  auto q = testing::gaussian(1, 100, 1);
+  const PreparedQuery pq = tq.prepare_query(q.data());
+  for (Estimator e : {Estimator::kMse, Estimator::kRenorm, Estimator::kQjl}) EXPECT_EQ(tq.inner_product(pq, code.data(), e), 0.f);
+}
+
+TEST(TurboQuantizer, RejectsNonFiniteRowsNamingTheRow) {
+  TurboQuantizer tq(16);
+  auto x = testing::gaussian(10, 16, 2);
+  x[7 * 16 + 3] = std::nanf("");
+  std::vector<uint8_t> codes(10 * tq.code_size());
+  try {
+    tq.encode(10, x.data(), codes.data());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 7"), std::string::npos) << e.what();
+  }
+  x[7 * 16 + 3] = INFINITY;
+  EXPECT_THROW(tq.encode(10, x.data(), codes.data()), Error);
+  std::vector<float> q(16, 0.f);
+  q[2] = -INFINITY;
+  EXPECT_THROW(tq.prepare_query(q.data()), Error);
+}
+
+TEST(TurboQuantizer, RejectsBadOptions) {
+  EXPECT_THROW(TurboQuantizer(0), Error);
+  TurboQuantizerOptions o;
+  o.bits = 0;
+  EXPECT_THROW(TurboQuantizer(16, o), Error);
+  o.bits = 9;
+  EXPECT_THROW(TurboQuantizer(16, o), Error);
+  o.bits = 4;
+  TurboQuantizer tq(16, o);
+  EXPECT_THROW(tq.encode(1, nullptr, nullptr), Error);
+  auto q = testing::gaussian(1, 16, 3);
+  std::vector<uint8_t> code(tq.code_size());
+  tq.encode(1, q.data(), code.data());
+  EXPECT_THROW(tq.inner_product(tq.prepare_query(q.data()), code.data(), Estimator::kRenorm), Error);
+  EXPECT_THROW(tq.inner_product(tq.prepare_query(q.data()), code.data(), Estimator::kQjl), Error);
+}
+
+TEST(TurboQuantizer, CodeSizeCountsEverySection) {
+  TurboQuantizerOptions o;
+  o.bits = 4;
+  EXPECT_EQ(TurboQuantizer(100, o).code_size(), 50u + 4u);
+  o.store_renorm = true;
+  EXPECT_EQ(TurboQuantizer(100, o).code_size(), 50u + 8u);
+  o.qjl = true;
+  EXPECT_EQ(TurboQuantizer(100, o).code_size(), 50u + 8u + 4u + 13u);
+  o.fp16_norm = true;
+  EXPECT_EQ(TurboQuantizer(100, o).code_size(), 50u + 6u + 4u + 13u);
+  o = {};
+  o.bits = 2.5;
+  EXPECT_EQ(TurboQuantizer(100, o).code_size(), 32u + 4u);
+}
+
+TEST(TurboQuantizer, EncodeIsIdenticalAcrossThreadCountsAndFp16NormIsClose) {
+  const int d = 96;
+  auto x = testing::gaussian(3000, d, 9);
+  TurboQuantizerOptions o;
+  o.store_renorm = true;
+  o.qjl = true;
+  TurboQuantizer tq(d, o);
+  std::vector<uint8_t> a(3000 * tq.code_size()), b(a.size());
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  tq.encode(3000, x.data(), a.data());
+  omp_set_num_threads(std::max(2, saved));
+  tq.encode(3000, x.data(), b.data());
+  omp_set_num_threads(saved);
+  EXPECT_EQ(a, b);
+  o.fp16_norm = true;
+  TurboQuantizer th(d, o);
+  std::vector<uint8_t> c(th.code_size());
+  th.encode(1, x.data(), c.data());
+  EXPECT_NEAR(th.factors(c.data()).norm, tq.factors(a.data()).norm, 1e-3 * tq.factors(a.data()).norm);
+}
+
+TEST(TurboQuantizer, FractionalRateDistortionLiesBetweenNeighbours) {
+  const int d = 128;
+  auto x = testing::gaussian(1000, d, 5);
+  testing::normalize_rows(x, d);
+  std::vector<double> dist;
+  for (double r : {2.0, 2.5, 3.0, 3.5, 4.0}) {
+    TurboQuantizerOptions o;
+    o.bits = r;
+    dist.push_back(mean_distortion(TurboQuantizer(d, o), x));
+  }
+  for (size_t i = 0; i + 1 < dist.size(); ++i) EXPECT_LT(dist[i + 1], dist[i]) << i;
+}
+
+}  // namespace
+}  // namespace tqsearch
