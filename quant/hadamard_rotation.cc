@@ -45,6 +45,11 @@ void HadamardRotation::inverse_one(float* v, SimdLevel level) const {
 
 void HadamardRotation::forward(size_t n, const float* x, float* y, SimdLevel level) const {
   TQ_CHECK(n == 0 || (x != nullptr && y != nullptr), "HadamardRotation::forward: null input or output");
+  if (n == 1) {  // the per-vector path of encode and queries: no OpenMP region (its start costs ~1 µs)
+    if (y != x) std::memcpy(y, x, sizeof(float) * d_);
+    forward_one(y, level);
+    return;
+  }
 #pragma omp parallel for if (n > 256) schedule(static)
   for (size_t i = 0; i < n; ++i) {
     float* v = y + i * d_;
@@ -55,6 +60,11 @@ void HadamardRotation::forward(size_t n, const float* x, float* y, SimdLevel lev
 
 void HadamardRotation::inverse(size_t n, const float* y, float* x, SimdLevel level) const {
   TQ_CHECK(n == 0 || (x != nullptr && y != nullptr), "HadamardRotation::inverse: null input or output");
+  if (n == 1) {
+    if (x != y) std::memcpy(x, y, sizeof(float) * d_);
+    inverse_one(x, level);
+    return;
+  }
 #pragma omp parallel for if (n > 256) schedule(static)
   for (size_t i = 0; i < n; ++i) {
     float* v = x + i * d_;
