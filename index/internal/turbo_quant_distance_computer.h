@@ -27,7 +27,8 @@ class TurboQuantDistanceComputer final : public faiss::FlatCodesDistanceComputer
   /// @param x  (d) float32 query; normalized first for cosine
   void set_query(const float* x) override;
   float distance_to_code(const uint8_t* code) override;
-  /// Distance between the mse reconstructions of rows i and j.
+  /// Distance between the mse reconstructions of rows i and j, computed in the rotated domain (Π is orthogonal:
+  /// ⟨Πᵀa, Πᵀb⟩ = ⟨a, b⟩), so no inverse rotation and no allocation per call.
   float symmetric_dis(faiss::Index::idx_t i, faiss::Index::idx_t j) override;
 
  private:
@@ -38,7 +39,20 @@ class TurboQuantDistanceComputer final : public faiss::FlatCodesDistanceComputer
   bool valid_query_ = false;
   float query_norm2_ = 0;
   PreparedQuery query_;
-  std::vector<float> buf_;
+  std::vector<float> buf_;         // (2d) scratch
+  std::vector<uint8_t> idx_;       // (d) unpacked indices
+  const float* centroids_high_;    // codebook of coordinates [0, num_high)
+  const float* centroids_low_;     // codebook of coordinates [num_high, d)
+  int num_high_;
+  int uniform_bits_ = 0;           // b when every coordinate has b bits and b divides 8 (1, 2, 4, 8), else 0
+  std::vector<float> byte_lut_;    // uniform_bits_ > 0: (mse_bytes, 256) partial dots ⟨Πq, ŷ⟩ of each code byte
+
+  /// Per-coordinate indices of one code into idx_ (fast path for uniform_bits_).
+  void unpack(const uint8_t* code);
+  /// ŷ (unit-norm scale, rotated domain) of one code into out (d).
+  void decode_rotated(const uint8_t* code, float* out);
+  /// ⟨Πq, ŷ⟩ of the current query and one code.
+  float dot_rotated(const uint8_t* code) const;
 };
 
 }  // namespace tqsearch::internal
