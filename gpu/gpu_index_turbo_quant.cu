@@ -1,0 +1,582 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#include "gpu/gpu_index_turbo_quant.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+#include "gpu/gpu_device.h"
+#include "gpu/internal/cuda_check.cuh"
+#include "gpu/internal/device_buffer.cuh"
+#include "gpu/internal/encode_kernels.cuh"
+#include "gpu/internal/rerank_kernels.cuh"
+#include "gpu/internal/scan_kernels.cuh"
+#include "gpu/internal/select_kernels.cuh"
+#include "gpu/internal/shard.cuh"
+#include "quant/error.h"
+
+namespace tqsearch::gpu {
+namespace internal {
+
+Shard::Shard(const TurboQuantizer& tq, int dev) : device(dev) {
+  DeviceScope scope(device);
+  TQ_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  TQ_CUBLAS_CHECK(cublasCreate(&cublas));
+  TQ_CUBLAS_CHECK(cublasSetStream(cublas, stream));
+  gq = std::make_unique<GpuQuantizer>(tq, device);
+  flag.resize(1, "flag");
+}
+
+Shard::~Shard() {
+  int prev = -1;
+  cudaGetDevice(&prev);
+  cudaSetDevice(device);
+  if (stream) cudaStreamSynchronize(stream);
+  // Buffers are freed by their destructors (cudaFree works for any device's pointer with this device current).
+  if (cublas) cublasDestroy(cublas);
+  if (stream) cudaStreamDestroy(stream);
+  if (prev >= 0) cudaSetDevice(prev);
+}
+
+void Shard::reserve(size_t n) {
+  if (n <= capacity) return;
+  size_t cap = std::max(n, capacity + capacity / 2);
+  cap = (cap + kTile - 1) / kTile * kTile;
+  const QuantView& q = gq->view();
+  codes.grow_keep(cap * q.code_size, size * q.code_size, stream, "row codes");
+  const size_t tile_elems = size_t(q.chunks) * kTile;  // uint4 per tile
+  const size_t old_tiles = (size + kTile - 1) / kTile;
+  tiles.grow_keep(cap / kTile * tile_elems, old_tiles * tile_elems, stream, "scan tiles");
+  TQ_CUDA_CHECK(cudaMemsetAsync(tiles.get() + old_tiles * tile_elems, 0,
+                                (cap / kTile - old_tiles) * tile_elems * sizeof(uint4), stream));
+  factors.grow_keep(cap, size, stream, "factors");
+  capacity = cap;
+  TQ_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+}  // namespace internal
+
+using internal::Cand;
+using internal::DeviceScope;
+using internal::Shard;
+
+namespace {
+
+constexpr int kMaxK = 1024;
+constexpr size_t kQueryChunk = 4096;  // queries per device pass (bounds the workspace)
+
+void check_finite_host(size_t n, int d, const float* x, const char* what) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = x + i * size_t(d);
+    for (int j = 0; j < d; ++j) {
+      TQ_CHECK(std::isfinite(row[j]), what << ": row " << i << " has a non-finite value (" << row[j] << ") at column "
+                                           << j << "; only finite floats are allowed");
+    }
+  }
+}
+
+/// Runs f(shard index) for every shard, one host thread per shard when there are several; rethrows the first
+/// error after all have finished.
+template <typename F>
+void for_each_shard(size_t count, F&& f) {
+  if (count == 1) {
+    f(size_t(0));
+    return;
+  }
+  std::vector<std::exception_ptr> errors(count);
+  std::vector<std::thread> threads;
+  threads.reserve(count);
+  for (size_t s = 0; s < count; ++s) {
+    threads.emplace_back([&, s] {
+      try {
+        f(s);
+      } catch (...) {
+        errors[s] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace
+
+struct GpuIndexTurboQuant::Impl {
+  int d = 0;
+  Metric metric = Metric::kInnerProduct;
+  GpuIndexConfig config;
+  std::unique_ptr<TurboQuantizer> tq;
+  std::vector<std::unique_ptr<Shard>> shards;
+  struct Segment {
+    int shard;
+    size_t local;
+    size_t global;
+    size_t count;
+  };
+  std::vector<Segment> segments;                // global order
+  std::vector<std::vector<Segment>> per_shard;  // per shard, local order
+  size_t ntotal = 0;
+
+  bool gpu_encode() const { return shards[0]->gq->encode_supported(); }
+
+  /// Rows [a, b) of the input go to shard s.
+  std::pair<size_t, size_t> split(size_t n, size_t s) const {
+    const size_t S = shards.size();
+    return {n * s / S, n * (s + 1) / S};
+  }
+
+  /// Encode `count` rows from device memory `x` (on the shard's device) into the shard at position `at`.
+  void encode_rows(Shard& sh, const float* x, size_t count, size_t at) {
+    const internal::QuantView& q = sh.gq->view();
+    internal::EncodeTarget t;
+    t.row_codes = sh.codes.get() + at * q.code_size;
+    t.scan_tiles = sh.tiles.get();
+    t.factors = sh.factors.get();
+    t.first = at;
+    t.bad_norm_row = sh.flag.get();
+    internal::launch_encode(q, x, count, t, sh.stream);
+  }
+
+  void reset_flag(Shard& sh) {
+    const unsigned long long init = ~0ull;
+    TQ_CUDA_CHECK(cudaMemcpyAsync(sh.flag.get(), &init, sizeof(init), cudaMemcpyHostToDevice, sh.stream));
+  }
+  /// Shard-local row whose norm overflowed, or −1. Synchronizes.
+  int64_t read_flag(Shard& sh) {
+    unsigned long long v = 0;
+    TQ_CUDA_CHECK(cudaMemcpyAsync(&v, sh.flag.get(), sizeof(v), cudaMemcpyDeviceToHost, sh.stream));
+    TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+    return v == ~0ull ? -1 : static_cast<int64_t>(v);
+  }
+
+  void commit(const std::vector<std::pair<size_t, size_t>>& parts) {
+    const size_t base = ntotal;
+    for (size_t s = 0; s < shards.size(); ++s) {
+      const size_t cnt = parts[s].second - parts[s].first;
+      if (cnt == 0) continue;
+      segments.push_back({static_cast<int>(s), shards[s]->size, base + parts[s].first, cnt});
+      per_shard[s].push_back(segments.back());
+      shards[s]->size += cnt;
+    }
+    ntotal = base + (parts.empty() ? 0 : parts.back().second);
+  }
+
+  /// Host (or device, when src_device >= 0) rows → every shard, encoded on the GPU.
+  void add_gpu(size_t n, const float* x, int src_device) {
+    std::vector<std::pair<size_t, size_t>> parts(shards.size());
+    for (size_t s = 0; s < shards.size(); ++s) parts[s] = split(n, s);
+    for_each_shard(shards.size(), [&](size_t s) {
+      Shard& sh = *shards[s];
+      const size_t a = parts[s].first, b = parts[s].second;
+      if (a == b) return;
+      DeviceScope scope(sh.device);
+      TQ_CHECK(sh.size + (b - a) < size_t(INT32_MAX),
+               "GpuIndexTurboQuant: a shard holds at most " << INT32_MAX << " vectors");
+      sh.reserve(sh.size + (b - a));
+      reset_flag(sh);
+      const size_t batch = std::max<size_t>(1, config.add_batch);
+      const bool direct = src_device == sh.device;
+      if (!direct) sh.xbuf.resize(std::min(batch, b - a) * d, "encode input");
+      for (size_t r = a; r < b; r += batch) {
+        const size_t cnt = std::min(batch, b - r);
+        const float* src = x + r * size_t(d);
+        const float* dx = src;
+        if (!direct) {
+          if (src_device < 0) {
+            TQ_CUDA_CHECK(cudaMemcpyAsync(sh.xbuf.get(), src, cnt * d * sizeof(float), cudaMemcpyHostToDevice,
+                                          sh.stream));
+          } else {
+            TQ_CUDA_CHECK(cudaMemcpyPeerAsync(sh.xbuf.get(), sh.device, src, src_device, cnt * d * sizeof(float),
+                                              sh.stream));
+          }
+          dx = sh.xbuf.get();
+        }
+        encode_rows(sh, dx, cnt, sh.size + (r - a));
+      }
+      const int64_t bad = read_flag(sh);
+      TQ_CHECK(bad < 0, "GpuIndexTurboQuant::add: row " << (a + size_t(bad) - sh.size)
+                                                        << " has a norm that overflows float");
+    });
+    commit(parts);
+  }
+
+  void add_codes_impl(size_t n, const uint8_t* codes) {
+    const size_t cs = tq->code_size();
+    std::vector<std::pair<size_t, size_t>> parts(shards.size());
+    for (size_t s = 0; s < shards.size(); ++s) parts[s] = split(n, s);
+    for_each_shard(shards.size(), [&](size_t s) {
+      Shard& sh = *shards[s];
+      const size_t a = parts[s].first, b = parts[s].second;
+      if (a == b) return;
+      DeviceScope scope(sh.device);
+      TQ_CHECK(sh.size + (b - a) < size_t(INT32_MAX),
+               "GpuIndexTurboQuant: a shard holds at most " << INT32_MAX << " vectors");
+      sh.reserve(sh.size + (b - a));
+      uint8_t* dst = sh.codes.get() + sh.size * cs;
+      TQ_CUDA_CHECK(cudaMemcpyAsync(dst, codes + a * cs, (b - a) * cs, cudaMemcpyHostToDevice, sh.stream));
+      internal::EncodeTarget t;
+      t.row_codes = dst;
+      t.scan_tiles = sh.tiles.get();
+      t.factors = sh.factors.get();
+      t.first = sh.size;
+      internal::launch_layout_from_codes(sh.gq->view(), dst, b - a, t, sh.stream);
+      TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+    });
+    commit(parts);
+  }
+
+  /// Search nq ≤ kQueryChunk queries on one shard: ranking scores and shard-local ids (nq, k), and ‖q‖.
+  void search_shard(Shard& sh, size_t nq, const float* queries, int k, int kc, const GpuSearchParams& p,
+                    const std::vector<float>* host_sketch, std::vector<Cand>& out, std::vector<float>& qnorm,
+                    GpuSearchStats& st) {
+    DeviceScope scope(sh.device);
+    const internal::QuantView& q = sh.gq->view();
+    const size_t n = sh.size;
+    out.assign(nq * size_t(k), Cand{-FLT_MAX, -1});
+    qnorm.assign(nq, 0.0f);
+    const int kcs = static_cast<int>(std::min<size_t>(kc, n));
+    const bool use_gemm = p.gemm_min_batch > 0 && nq >= size_t(p.gemm_min_batch);
+    const bool want_sketch = p.estimator == Estimator::kQjl && p.rerank_factor > 0;
+    sh.queries.resize(nq * d, "queries");
+    sh.rotated.resize(nq * d, "rotated queries");
+    sh.qnorm.resize(nq, "query norms");
+    sh.qscale.resize(nq, "query scales");
+    sh.q8.resize(nq * q.dp, "int8 queries");
+    if (use_gemm) sh.qhalf.resize(nq * q.dp, "fp16 queries");
+    if (want_sketch) sh.sketch.resize(nq * d, "query sketches");
+    TQ_CUDA_CHECK(cudaMemcpyAsync(sh.queries.get(), queries, nq * d * sizeof(float), cudaMemcpyHostToDevice, sh.stream));
+    float* sketch_out = (want_sketch && q.qjl_structured) ? sh.sketch.get() : nullptr;
+    internal::launch_prepare_queries(q, sh.queries.get(), nq, sh.rotated.get(), sh.qnorm.get(), sh.q8.get(),
+                                     sh.qscale.get(), use_gemm ? sh.qhalf.get() : nullptr, sketch_out, sh.stream);
+    if (want_sketch && !q.qjl_structured) {
+      TQ_CUDA_CHECK(cudaMemcpyAsync(sh.sketch.get(), host_sketch->data(), nq * d * sizeof(float),
+                                    cudaMemcpyHostToDevice, sh.stream));
+    }
+    if (n > 0) {
+      if (use_gemm) {
+        // Tile of vectors: fp16 dequantized rows ≤ 512 MiB, fp16 scores ≤ 1 GiB.
+        size_t tv = std::min<size_t>((size_t(512) << 20) / (size_t(q.dp) * 2), (size_t(1) << 30) / (nq * 2));
+        tv = std::max<size_t>(32, tv / 32 * 32);
+        tv = std::min(tv, (n + 31) / 32 * 32);
+        const size_t ntv = (n + tv - 1) / tv;
+        int dev_sms = 0;
+        TQ_CUDA_CHECK(cudaDeviceGetAttribute(&dev_sms, cudaDevAttrMultiProcessorCount, sh.device));
+        int seg = static_cast<int>(std::max<size_t>(1, (size_t(dev_sms) * 4 + nq - 1) / nq));
+        seg = static_cast<int>(std::min<size_t>(seg, std::max<size_t>(1, tv / 4096)));
+        const int lists = static_cast<int>(ntv) * seg;
+        sh.dequant.resize(tv * q.dp, "dequantized tile");
+        sh.scores.resize(tv * nq, "GEMM scores");
+        sh.cand.resize(nq * size_t(lists) * kcs, "candidates");
+        const float alpha = 1.0f / 16.0f, beta = 0.0f;
+        internal::ScoreTransform tf;
+        tf.row_scale = sh.qscale.get();
+        tf.scale_mult = q.tscale * 127.0f / alpha;
+        tf.factors = sh.factors.get();
+        tf.renorm = p.estimator == Estimator::kRenorm;
+        tf.l2 = metric == Metric::kL2;
+        for (size_t t = 0; t < ntv; ++t) {
+          const size_t v0 = t * tv, cnt = std::min(tv, n - v0);
+          internal::launch_dequant_fp16(q, sh.tiles.get(), v0, cnt, sh.dequant.get(), sh.stream);
+          TQ_CUBLAS_CHECK(cublasGemmEx(sh.cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(cnt), static_cast<int>(nq),
+                                       q.dp, &alpha, sh.dequant.get(), CUDA_R_16F, q.dp, sh.qhalf.get(), CUDA_R_16F,
+                                       q.dp, &beta, sh.scores.get(), CUDA_R_16F, static_cast<int>(cnt),
+                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+          internal::launch_select_scores<__half>(sh.scores.get(), cnt, cnt, static_cast<int>(nq), int64_t(v0), tf, kcs,
+                                                 seg, sh.cand.get(), lists, static_cast<int>(t) * seg, sh.stream);
+        }
+        sh.merged.resize(nq * size_t(kcs), "merged candidates");
+        internal::launch_merge(sh.cand.get(), static_cast<int>(nq), size_t(lists) * kcs, kcs, sh.merged.get(),
+                               sh.stream);
+        st.used_gemm = true;
+      } else {
+        const internal::FusedScanPlan plan = internal::plan_fused_scan(q, n, static_cast<int>(nq), kcs);
+        sh.cand.resize(nq * size_t(plan.blocks) * kcs, "candidates");
+        for (size_t q0 = 0; q0 < nq; q0 += plan.batch) {
+          internal::FusedScanArgs a;
+          a.tiles = sh.tiles.get();
+          a.n = n;
+          a.q8 = sh.q8.get() + q0 * q.dp;
+          a.qscale = sh.qscale.get() + q0;
+          a.factors = sh.factors.get();
+          a.renorm = p.estimator == Estimator::kRenorm;
+          a.l2 = metric == Metric::kL2;
+          a.nq = static_cast<int>(std::min<size_t>(plan.batch, nq - q0));
+          a.K = kcs;
+          internal::launch_fused_scan(q, plan, a, sh.cand.get() + q0 * plan.blocks * kcs, sh.stream);
+        }
+        sh.merged.resize(nq * size_t(kcs), "merged candidates");
+        internal::launch_merge(sh.cand.get(), static_cast<int>(nq), size_t(plan.blocks) * kcs, kcs, sh.merged.get(),
+                               sh.stream);
+      }
+      internal::RerankArgs ra;
+      ra.row_codes = sh.codes.get();
+      ra.rotated = sh.rotated.get();
+      ra.sketch = want_sketch ? sh.sketch.get() : nullptr;
+      ra.estimator = static_cast<int>(p.estimator);
+      ra.l2 = metric == Metric::kL2;
+      ra.rerank = p.rerank_factor > 0;
+      sh.result.resize(nq * size_t(k), "results");
+      internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, k, sh.result.get(), sh.stream);
+      TQ_CUDA_CHECK(cudaMemcpyAsync(out.data(), sh.result.get(), nq * k * sizeof(Cand), cudaMemcpyDeviceToHost,
+                                    sh.stream));
+      st.scanned += nq * n;
+      if (p.rerank_factor > 0) st.reranked += nq * size_t(kcs);
+    }
+    TQ_CUDA_CHECK(cudaMemcpyAsync(qnorm.data(), sh.qnorm.get(), nq * sizeof(float), cudaMemcpyDeviceToHost, sh.stream));
+    TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+  }
+
+  /// Global id of a shard-local row (segments of a shard are appended in increasing local order).
+  int64_t to_global(size_t s, int32_t local) const {
+    const std::vector<Segment>& segs = per_shard[s];
+    auto it = std::upper_bound(segs.begin(), segs.end(), size_t(local),
+                               [](size_t v, const Segment& g) { return v < g.local; });
+    if (it == segs.begin()) return -1;
+    --it;
+    if (size_t(local) >= it->local + it->count) return -1;
+    return int64_t(it->global + (size_t(local) - it->local));
+  }
+};
+
+GpuIndexTurboQuant::GpuIndexTurboQuant(int d, const TurboQuantizerOptions& options, Metric metric,
+                                       const GpuIndexConfig& config)
+    : impl_(std::make_unique<Impl>()) {
+  TQ_CHECK(metric == Metric::kInnerProduct || metric == Metric::kL2,
+           "GpuIndexTurboQuant: metric must be inner product (0) or L2 (1), got " << static_cast<uint32_t>(metric));
+  impl_->d = d;
+  impl_->metric = metric;
+  impl_->config = config;
+  impl_->tq = std::make_unique<TurboQuantizer>(d, options);  // validates d and options
+  const int ndev = device_count();
+  TQ_CHECK(ndev > 0, "GpuIndexTurboQuant: no CUDA device available (" << no_device_reason() << ")");
+  std::vector<int> devs = config.devices;
+  if (devs.empty()) {
+    for (int i = 0; i < ndev; ++i) devs.push_back(i);
+  }
+  for (size_t i = 0; i < devs.size(); ++i) {
+    TQ_CHECK(devs[i] >= 0 && devs[i] < ndev,
+             "GpuIndexTurboQuant: device " << devs[i] << " is not visible (" << ndev << " CUDA devices)");
+    for (size_t j = 0; j < i; ++j)
+      TQ_CHECK(devs[j] != devs[i], "GpuIndexTurboQuant: device " << devs[i] << " listed twice");
+  }
+  for (int dev : devs) impl_->shards.push_back(std::make_unique<Shard>(*impl_->tq, dev));
+  impl_->per_shard.resize(impl_->shards.size());
+}
+
+GpuIndexTurboQuant::~GpuIndexTurboQuant() = default;
+
+int GpuIndexTurboQuant::d() const { return impl_->d; }
+Metric GpuIndexTurboQuant::metric() const { return impl_->metric; }
+const TurboQuantizer& GpuIndexTurboQuant::quantizer() const { return *impl_->tq; }
+size_t GpuIndexTurboQuant::code_size() const { return impl_->tq->code_size(); }
+size_t GpuIndexTurboQuant::ntotal() const { return impl_->ntotal; }
+int GpuIndexTurboQuant::num_shards() const { return static_cast<int>(impl_->shards.size()); }
+std::vector<int> GpuIndexTurboQuant::devices() const {
+  std::vector<int> r;
+  for (const auto& s : impl_->shards) r.push_back(s->device);
+  return r;
+}
+bool GpuIndexTurboQuant::gpu_encode_supported() const { return impl_->gpu_encode(); }
+
+size_t GpuIndexTurboQuant::device_memory_bytes() const {
+  size_t b = 0;
+  for (const auto& s : impl_->shards) b += s->memory_bytes();
+  return b;
+}
+
+void GpuIndexTurboQuant::add(size_t n, const float* x) {
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr, "GpuIndexTurboQuant::add: null input");
+  check_finite_host(n, impl_->d, x, "GpuIndexTurboQuant::add");
+  if (!impl_->gpu_encode()) {
+    std::vector<uint8_t> codes(n * code_size());
+    impl_->tq->encode(n, x, codes.data());
+    impl_->add_codes_impl(n, codes.data());
+    return;
+  }
+  impl_->add_gpu(n, x, -1);
+}
+
+void GpuIndexTurboQuant::add_from_device(size_t n, const float* x, int device) {
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr, "GpuIndexTurboQuant::add_from_device: null input");
+  TQ_CHECK(device >= 0 && device < device_count(),
+           "GpuIndexTurboQuant::add_from_device: device " << device << " is not visible");
+  {
+    DeviceScope scope(device);
+    const int64_t bad = internal::find_nonfinite_rows(x, n, impl_->d, nullptr);
+    TQ_CHECK(bad < 0, "GpuIndexTurboQuant::add_from_device: row " << bad
+                                                                  << " has a non-finite value; only finite floats are allowed");
+  }
+  if (!impl_->gpu_encode()) {
+    std::vector<float> host(n * size_t(impl_->d));
+    DeviceScope scope(device);
+    TQ_CUDA_CHECK(cudaMemcpy(host.data(), x, host.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    add(n, host.data());
+    return;
+  }
+  impl_->add_gpu(n, x, device);
+}
+
+void GpuIndexTurboQuant::add_codes(size_t n, const uint8_t* codes) {
+  if (n == 0) return;
+  TQ_CHECK(codes != nullptr, "GpuIndexTurboQuant::add_codes: null codes");
+  impl_->add_codes_impl(n, codes);
+}
+
+std::vector<uint8_t> GpuIndexTurboQuant::codes() const {
+  const size_t cs = code_size();
+  std::vector<uint8_t> out(impl_->ntotal * cs);
+  for (const auto& g : impl_->segments) {
+    Shard& sh = *impl_->shards[g.shard];
+    DeviceScope scope(sh.device);
+    TQ_CUDA_CHECK(cudaMemcpyAsync(out.data() + g.global * cs, sh.codes.get() + g.local * cs, g.count * cs,
+                                  cudaMemcpyDeviceToHost, sh.stream));
+    TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+  }
+  return out;
+}
+
+void GpuIndexTurboQuant::reset() {
+  for (auto& s : impl_->shards) s->size = 0;
+  impl_->segments.clear();
+  for (auto& p : impl_->per_shard) p.clear();
+  impl_->ntotal = 0;
+}
+
+void GpuIndexTurboQuant::encode(size_t n, const float* x, uint8_t* codes) const {
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr && codes != nullptr, "GpuIndexTurboQuant::encode: null input or output");
+  check_finite_host(n, impl_->d, x, "GpuIndexTurboQuant::encode");
+  if (!impl_->gpu_encode()) {
+    impl_->tq->encode(n, x, codes);
+    return;
+  }
+  Shard& sh = *impl_->shards[0];
+  DeviceScope scope(sh.device);
+  const internal::QuantView& q = sh.gq->view();
+  const size_t batch = std::max<size_t>(32, impl_->config.add_batch / 32 * 32);
+  const size_t cnt0 = std::min(batch, n);
+  internal::DeviceBuffer<float> dx(cnt0 * impl_->d, "encode input");
+  internal::DeviceBuffer<uint8_t> dc(cnt0 * q.code_size, "encode output");
+  internal::DeviceBuffer<uint4> dt((cnt0 + 31) / 32 * q.chunks * internal::kTile, "encode scratch tiles");
+  internal::DeviceBuffer<float2> df(cnt0, "encode scratch factors");
+  const unsigned long long init = ~0ull;
+  TQ_CUDA_CHECK(cudaMemcpyAsync(sh.flag.get(), &init, sizeof(init), cudaMemcpyHostToDevice, sh.stream));
+  for (size_t r = 0; r < n; r += batch) {
+    const size_t cnt = std::min(batch, n - r);
+    TQ_CUDA_CHECK(cudaMemcpyAsync(dx.get(), x + r * impl_->d, cnt * impl_->d * sizeof(float), cudaMemcpyHostToDevice,
+                                  sh.stream));
+    internal::EncodeTarget t;
+    t.row_codes = dc.get();
+    t.scan_tiles = dt.get();
+    t.factors = df.get();
+    t.first = 0;
+    t.bad_norm_row = sh.flag.get();
+    internal::launch_encode(q, dx.get(), cnt, t, sh.stream);
+    TQ_CUDA_CHECK(cudaMemcpyAsync(codes + r * q.code_size, dc.get(), cnt * q.code_size, cudaMemcpyDeviceToHost,
+                                  sh.stream));
+    unsigned long long bad = 0;
+    TQ_CUDA_CHECK(cudaMemcpyAsync(&bad, sh.flag.get(), sizeof(bad), cudaMemcpyDeviceToHost, sh.stream));
+    TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+    TQ_CHECK(bad == ~0ull, "GpuIndexTurboQuant::encode: row " << r + bad << " has a norm that overflows float");
+  }
+}
+
+void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const GpuSearchParams& params,
+                                float* distances, int64_t* labels, GpuSearchStats* stats) const {
+  TQ_CHECK(k >= 1 && k <= kMaxK, "GpuIndexTurboQuant::search: k must be in 1.." << kMaxK << ", got " << k);
+  if (nq == 0) return;
+  TQ_CHECK(queries != nullptr && distances != nullptr && labels != nullptr,
+           "GpuIndexTurboQuant::search: null queries or outputs");
+  const TurboQuantizer& tq = *impl_->tq;
+  TQ_CHECK(tq.supports(params.estimator),
+           "GpuIndexTurboQuant::search: estimator " << static_cast<uint32_t>(params.estimator) << " needs codes built with "
+                                                    << (params.estimator == Estimator::kRenorm ? "store_renorm" : "qjl"));
+  TQ_CHECK(params.rerank_factor >= 0,
+           "GpuIndexTurboQuant::search: rerank_factor must be >= 0, got " << params.rerank_factor);
+  TQ_CHECK(params.gemm_min_batch >= 0,
+           "GpuIndexTurboQuant::search: gemm_min_batch must be >= 0, got " << params.gemm_min_batch);
+  const int d = impl_->d;
+  check_finite_host(nq, d, queries, "GpuIndexTurboQuant::search: query");
+  const bool l2 = impl_->metric == Metric::kL2;
+  const float pad = l2 ? FLT_MAX : -FLT_MAX;
+  const size_t ntotal = impl_->ntotal;
+  if (ntotal == 0) {
+    std::fill(distances, distances + nq * k, pad);
+    std::fill(labels, labels + nq * k, int64_t(-1));
+    return;
+  }
+  size_t kc = size_t(k);
+  if (params.rerank_factor > 0)
+    kc = std::max({size_t(k) * size_t(params.rerank_factor), size_t(std::max(0, params.rerank_min)), size_t(k)});
+  kc = std::min(kc, ntotal);
+  TQ_CHECK(kc <= size_t(internal::kMaxSelectK),
+           "GpuIndexTurboQuant::search: k·rerank_factor = " << kc << " candidates exceed the GPU limit of "
+                                                            << internal::kMaxSelectK);
+  const size_t S = impl_->shards.size();
+  GpuSearchStats total;
+  for (size_t q0 = 0; q0 < nq; q0 += kQueryChunk) {
+    const size_t cnt = std::min(kQueryChunk, nq - q0);
+    const float* qp = queries + q0 * d;
+    std::vector<float> host_sketch;
+    if (params.estimator == Estimator::kQjl && params.rerank_factor > 0 &&
+        tq.options().qjl_kind != QjlKind::kStructured) {
+      host_sketch.resize(cnt * d);
+      for (size_t i = 0; i < cnt; ++i) {
+        const PreparedQuery pq = tq.prepare_query(qp + i * d);
+        std::copy(pq.sketch.begin(), pq.sketch.end(), host_sketch.begin() + i * d);
+      }
+    }
+    std::vector<std::vector<Cand>> res(S);
+    std::vector<std::vector<float>> qn(S);
+    std::vector<GpuSearchStats> st(S);
+    for_each_shard(S, [&](size_t s) {
+      impl_->search_shard(*impl_->shards[s], cnt, qp, k, static_cast<int>(kc), params, &host_sketch, res[s], qn[s],
+                          st[s]);
+    });
+    for (size_t s = 0; s < S; ++s) {
+      total.scanned += st[s].scanned;
+      total.reranked += st[s].reranked;
+      total.used_gemm = total.used_gemm || st[s].used_gemm;
+    }
+    // Merge the shards' top-k: by score, then by smaller global id (the CPU order).
+    struct G {
+      float s;
+      int64_t id;
+    };
+    std::vector<G> all;
+    for (size_t i = 0; i < cnt; ++i) {
+      all.clear();
+      for (size_t s = 0; s < S; ++s) {
+        for (int r = 0; r < k; ++r) {
+          const Cand& c = res[s][i * k + r];
+          if (c.id < 0) continue;
+          all.push_back({c.s, impl_->to_global(s, c.id)});
+        }
+      }
+      const size_t m = std::min(all.size(), size_t(k));
+      std::partial_sort(all.begin(), all.begin() + m, all.end(),
+                        [](const G& a, const G& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); });
+      const float qq = qn[0][i] * qn[0][i];
+      float* D = distances + (q0 + i) * k;
+      int64_t* I = labels + (q0 + i) * k;
+      for (int r = 0; r < k; ++r) {
+        if (size_t(r) < m) {
+          D[r] = l2 ? qq - all[r].s : all[r].s;
+          I[r] = all[r].id;
+        } else {
+          D[r] = pad;
+          I[r] = -1;
+        }
+      }
+    }
+  }
+  if (stats) *stats = total;
+}
+
+}  // namespace tqsearch::gpu

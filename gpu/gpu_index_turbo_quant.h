@@ -1,0 +1,111 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// TurboQuant codes (arXiv 2504.19874) resident on NVIDIA GPUs: encode, batched k-NN search, rerank.
+///
+/// The codes are the row codes of tqsearch::TurboQuantizer, byte for byte (see quant/turbo_quantizer.h): an
+/// index built on the CPU (IndexTurboQuant / FlatScanner) can be loaded here with add_codes(), and codes()
+/// returns what the CPU side needs to search an index built here. Beside the row codes each GPU keeps a scan
+/// layout (tiles of 32 vectors, 16-byte chunks, coordinates dequantized through a 16-entry int8 table) and the
+/// per-vector factors.
+///
+/// Search pipeline per GPU (shard):
+///   queries ─FWHT rotation (same signs as quant's HadamardRotation)─▶ Πq, int8 Πq
+///     nq small: fused scan (16-byte coalesced loads, dp4a, several queries per pass) + block top-k
+///     nq large: dequantize tiles to fp16 + cuBLAS GEMM (tensor cores) + top-k
+///   ─▶ k·rerank_factor candidates ─rerank in float with the chosen estimator (mse / renorm / QJL)─▶ top-k
+/// Several GPUs: the database is sharded over the devices (each add is split evenly), each shard searches
+/// concurrently and the per-shard top-k are merged on the host.
+///
+/// Public header without CUDA types (pimpl). All methods throw tqsearch::Error on bad input, when no CUDA
+/// device is available, on GPU out-of-memory and on any CUDA failure; nothing aborts.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "quant/flat_scanner.h"
+#include "quant/turbo_quantizer.h"
+
+namespace tqsearch::gpu {
+
+struct GpuIndexConfig {
+  /// Devices to shard over; empty = every visible device.
+  std::vector<int> devices;
+  /// Rows encoded per chunk in add() (bounds the temporary device memory: chunk·d·4 bytes).
+  size_t add_batch = size_t(1) << 16;
+};
+
+struct GpuSearchParams {
+  Estimator estimator = Estimator::kMse;  ///< rerank estimator; also fixes the scan's per-vector factor
+  int rerank_factor = 4;  ///< rescore the best k·rerank_factor scan candidates in float; 0 = no rerank
+  int rerank_min = 16;    ///< ...but at least this many (when rerank_factor > 0)
+  /// Batches of at least this many queries use dequantize-to-fp16 + cuBLAS GEMM instead of the fused scan;
+  /// 0 = never.
+  int gemm_min_batch = 128;
+};
+
+/// Counters of the last search (sums over shards).
+struct GpuSearchStats {
+  size_t scanned = 0;   ///< vector×query pairs scored by the scan
+  size_t reranked = 0;  ///< candidates rescored in float
+  bool used_gemm = false;
+};
+
+class GpuIndexTurboQuant {
+ public:
+  /// @param d        dimension (as TurboQuantizer)
+  /// @param options  quantizer options; the GPU codes are exactly TurboQuantizer(d, options)'s
+  /// @param metric   inner product or squared L2 (distances as FlatScanner reports them)
+  GpuIndexTurboQuant(int d, const TurboQuantizerOptions& options, Metric metric, const GpuIndexConfig& config = {});
+  ~GpuIndexTurboQuant();
+  GpuIndexTurboQuant(const GpuIndexTurboQuant&) = delete;
+  GpuIndexTurboQuant& operator=(const GpuIndexTurboQuant&) = delete;
+
+  int d() const;
+  Metric metric() const;
+  const TurboQuantizer& quantizer() const;
+  size_t code_size() const;
+  size_t ntotal() const;
+  int num_shards() const;
+  /// Device ordinals of the shards.
+  std::vector<int> devices() const;
+  /// Whether add()/encode() run on the GPU (Hadamard rotation and d within the shared-memory limit); when
+  /// false they encode with the CPU TurboQuantizer and upload, with identical codes.
+  bool gpu_encode_supported() const;
+
+  /// Encode on the GPU and append. Rows get ids ntotal() .. ntotal()+n−1.
+  /// @param x  (n, d) row-major float32 on the host; NaN/Inf rejected with the row index
+  void add(size_t n, const float* x);
+  /// Same as add() with x already on GPU `device` (a device pointer, (n, d) float32). Benchmarks use this to
+  /// avoid the host transfer. Copied peer-to-peer to the shards on other devices.
+  void add_from_device(size_t n, const float* x, int device);
+  /// Append row codes produced by TurboQuantizer::encode (CPU) or by codes(). @param codes (n, code_size())
+  void add_codes(size_t n, const uint8_t* codes);
+  /// All row codes in id order, (ntotal(), code_size()) — what the CPU index stores.
+  std::vector<uint8_t> codes() const;
+  void reset();
+
+  /// Encode on the GPU (first shard's device) without adding: the same bytes as quantizer().encode().
+  /// @param x      (n, d) float32 host
+  /// @param codes  (n, code_size()) host output
+  void encode(size_t n, const float* x, uint8_t* codes) const;
+
+  /// k-NN search.
+  /// @param queries    (nq, d) float32 host
+  /// @param k          1..1024; results past ntotal() are padded with label −1 and distance −inf (IP) / +inf (L2)
+  /// @param distances  (nq, k) host: IP estimates descending, or squared-L2 estimates ascending
+  /// @param labels     (nq, k) host ids
+  void search(size_t nq, const float* queries, int k, const GpuSearchParams& params, float* distances,
+              int64_t* labels, GpuSearchStats* stats = nullptr) const;
+
+  /// Bytes of device memory held (codes, scan layout, factors), summed over shards.
+  size_t device_memory_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tqsearch::gpu

@@ -1,0 +1,94 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// Device-side copy of everything a TurboQuantizer needs to encode and score on one GPU, and the GPU scan
+/// layout's description.
+///
+/// GPU scan layout (ours; row codes stay byte-identical to the CPU): vectors in tiles of 32; a tile is C chunks
+/// × 32 vectors × 16 bytes, chunk-major, so a warp reading chunk c of its tile issues one coalesced 512-byte
+/// load. Two element kinds:
+///  - nibble mode (every coordinate's index fits a shared 16-entry table: integer rates ≤ 4 bits, or fractional
+///    rates with 2^hi + 2^lo ≤ 16): 32 coordinates per chunk, 4 bits each, value = int8 table[t], t = idx
+///    (high-bit coordinates) or 2^hi + idx (low-bit coordinates of a fractional rate). Within each 32-bit word,
+///    for coordinates 8w..8w+7 with t_i = 8·h_i + l_i the bits are
+///       [l0 h4 l1 h0 | l2 h5 l3 h1 | l4 h6 l5 h2 | l6 h7 l7 h3]   (l: 3 bits, h: 1 bit, LSB first)
+///    so that two byte permutes select values by l and two sign-replicating permutes give the h masks.
+///  - byte mode (anything else, up to 8 bits): 16 coordinates per chunk, one int8 value per coordinate.
+/// int8 value = round(c[idx] / tscale), tscale = max|c| / 127 over both codebooks.
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "gpu/internal/device_buffer.cuh"
+#include "quant/turbo_quantizer.h"
+
+namespace tqsearch::gpu::internal {
+
+constexpr int kTile = 32;          // vectors per tile
+constexpr int kMaxRounds = 64;     // HadamardRotation's limit
+
+/// Plain view of the device constants, passed to kernels by value.
+struct QuantView {
+  int d = 0;
+  // Rotation Π (HadamardRotation): rounds × 2 × p scaled signs (sign/√p, as the CPU applies them).
+  int p = 0;
+  int rounds = 0;
+  const float* rot_signs = nullptr;
+  // Bit allocation and codebooks (centroids in coordinate units; boundaries 2^b − 1).
+  int low_bits = 0, high_bits = 0, num_high = 0;
+  const float* cent_low = nullptr;
+  const float* bound_low = nullptr;
+  const float* cent_high = nullptr;
+  const float* bound_high = nullptr;
+  // Row code layout.
+  int mse_bytes = 0;
+  int code_size = 0;
+  int norm_offset = 0;
+  bool fp16_norm = false;
+  int renorm_offset = -1;  // -1: not stored
+  int gamma_offset = -1;   // -1: no QJL
+  int sign_offset = -1;
+  // QJL: structured sketch S = √d·Π' (Π' a HadamardRotation with qjl_seed), applied on the GPU.
+  bool qjl = false;
+  bool qjl_structured = false;
+  int sk_rounds = 0;
+  const float* sk_signs = nullptr;  // rounds × 2 × p, scaled
+  float sk_scale = 0;               // float(√d) as the CPU computes it
+  float qjl_coef = 0;               // float(κ/d)
+  // Scan layout.
+  bool nibble = true;
+  int dp = 0;          // padded dimension: multiple of 32 (nibble) or 16 (byte)
+  int chunks = 0;      // 16-byte chunks per vector
+  float tscale = 0;    // int8 value unit
+  uint32_t table_words[4] = {0, 0, 0, 0};  // nibble mode: 16 int8 values, 4 per word, little-endian
+  const int8_t* int8_low = nullptr;   // byte mode: 256-entry value tables
+  const int8_t* int8_high = nullptr;
+};
+
+/// Owns the device arrays behind a QuantView on one device.
+class GpuQuantizer {
+ public:
+  /// Must be called with `device` current. Uploads signs, codebooks and tables.
+  GpuQuantizer(const TurboQuantizer& tq, int device);
+
+  const QuantView& view() const { return view_; }
+  int device() const { return device_; }
+  /// GPU encode possible: Hadamard rotation, structured or no QJL, d fits in shared memory.
+  bool encode_supported() const { return encode_supported_; }
+  /// Bytes of one tile in the scan layout.
+  size_t tile_bytes() const { return size_t(view_.chunks) * kTile * 16; }
+  /// Host copy of the int8 value of table entry t (nibble mode) — for tests.
+  const std::vector<int8_t>& host_nibble_table() const { return nibble_table_; }
+
+ private:
+  int device_;
+  QuantView view_;
+  bool encode_supported_ = false;
+  DeviceBuffer<float> rot_signs_, sk_signs_, cent_low_, bound_low_, cent_high_, bound_high_;
+  DeviceBuffer<int8_t> int8_low_, int8_high_;
+  std::vector<int8_t> nibble_table_;
+};
+
+}  // namespace tqsearch::gpu::internal

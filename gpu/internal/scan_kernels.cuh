@@ -1,0 +1,51 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// Scans of the GPU scan layout (gpu_quantizer.cuh).
+///  - Fused scan for small batches: each warp streams a tile (one coalesced 16-byte load per lane and chunk),
+///    dequantizes through the int8 table (byte permutes), accumulates int8 dot products (dp4a) for up to 32
+///    queries held in shared memory, and feeds a block top-K per query; each block writes its K best per query.
+///  - Dequantization of tiles to fp16 rows for the GEMM path.
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gpu/internal/block_topk.cuh"
+#include "gpu/internal/gpu_quantizer.cuh"
+
+namespace tqsearch::gpu::internal {
+
+struct FusedScanArgs {
+  const uint4* tiles = nullptr;
+  size_t n = 0;                    ///< vectors in the shard
+  const int8_t* q8 = nullptr;      ///< (nq, dp)
+  const float* qscale = nullptr;   ///< (nq): Πq ≈ qscale·q8, so ⟨Πq, ŷ⟩ ≈ qscale·tscale·acc
+  const float2* factors = nullptr; ///< (n) (‖x‖, ρ)
+  bool renorm = false;
+  bool l2 = false;
+  int nq = 0;                      ///< queries in this pass (≤ the kernel's batch)
+  int K = 0;
+};
+
+/// Plan of a fused scan pass: queries per pass (template batch), blocks, shared memory.
+struct FusedScanPlan {
+  int batch = 0;       ///< queries per kernel launch (1, 2, 4, 8, 16 or 32)
+  int blocks = 0;      ///< grid size; the kernel writes blocks·K candidates per query
+  int B = 0;           ///< top-K buffer per query
+  size_t smem = 0;
+};
+
+FusedScanPlan plan_fused_scan(const QuantView& q, size_t n, int nq, int K);
+
+/// out: (args.nq, plan.blocks·K) candidates, row-major per query.
+void launch_fused_scan(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
+                       cudaStream_t stream);
+
+/// Rows [v0, v0 + count) of the scan layout → fp16 (count, dp) row-major (int8 table values, exact in fp16).
+void launch_dequant_fp16(const QuantView& q, const uint4* tiles, size_t v0, size_t count, __half* out,
+                         cudaStream_t stream);
+
+}  // namespace tqsearch::gpu::internal

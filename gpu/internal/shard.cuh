@@ -1,0 +1,48 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+#pragma once
+/// @file
+/// One GPU's part of a GpuIndexTurboQuant: its codes, scan layout, factors, stream, cuBLAS handle and search
+/// workspace.
+
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "gpu/internal/block_topk.cuh"
+#include "gpu/internal/device_buffer.cuh"
+#include "gpu/internal/gpu_quantizer.cuh"
+
+namespace tqsearch::gpu::internal {
+
+struct Shard {
+  Shard(const TurboQuantizer& tq, int device);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  /// Capacity for at least `n` vectors, keeping the first `size` (codes, tiles, factors); new tiles zeroed.
+  void reserve(size_t n);
+  size_t memory_bytes() const { return codes.bytes() + tiles.bytes() + factors.bytes(); }
+
+  int device;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  std::unique_ptr<GpuQuantizer> gq;
+  size_t size = 0;      // committed vectors
+  size_t capacity = 0;  // multiple of kTile
+  DeviceBuffer<uint8_t> codes;   // capacity × code_size
+  DeviceBuffer<uint4> tiles;     // capacity/32 × chunks × 32
+  DeviceBuffer<float2> factors;  // capacity
+
+  // Workspace.
+  DeviceBuffer<float> xbuf;
+  DeviceBuffer<unsigned long long> flag;
+  DeviceBuffer<float> queries, rotated, qnorm, qscale, sketch;
+  DeviceBuffer<int8_t> q8;
+  DeviceBuffer<__half> qhalf, dequant, scores;
+  DeviceBuffer<Cand> cand, merged, result;
+};
+
+}  // namespace tqsearch::gpu::internal
