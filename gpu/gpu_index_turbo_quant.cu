@@ -360,8 +360,6 @@ GpuIndexTurboQuant::GpuIndexTurboQuant(int d, const TurboQuantizerOptions& optio
   for (size_t i = 0; i < devs.size(); ++i) {
     TQ_CHECK(devs[i] >= 0 && devs[i] < ndev,
              "GpuIndexTurboQuant: device " << devs[i] << " is not visible (" << ndev << " CUDA devices)");
-    for (size_t j = 0; j < i; ++j)
-      TQ_CHECK(devs[j] != devs[i], "GpuIndexTurboQuant: device " << devs[i] << " listed twice");
   }
   for (int dev : devs) impl_->shards.push_back(std::make_unique<Shard>(*impl_->tq, dev));
   impl_->per_shard.resize(impl_->shards.size());

@@ -31,7 +31,8 @@
 namespace tqsearch::gpu {
 
 struct GpuIndexConfig {
-  /// Devices to shard over; empty = every visible device.
+  /// Devices to shard over, one shard per entry; empty = every visible device. A device may appear more than
+  /// once (several shards on one GPU: tests of the sharding on a one-GPU machine).
   std::vector<int> devices;
   /// Rows encoded per chunk in add() (bounds the temporary device memory: chunk·d·4 bytes).
   size_t add_batch = size_t(1) << 16;

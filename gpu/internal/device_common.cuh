@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "gpu/internal/nibble_layout.h"
+
 namespace tqsearch::gpu::internal {
 
 __device__ __forceinline__ double warp_sum(double v) {
@@ -44,17 +46,6 @@ __device__ __forceinline__ void dequant_word(uint32_t w, uint32_t t0, uint32_t t
   const uint32_t mb = prmt(w << 4, 0u, 0xBA98u);  // h_{4+i} (bit 8i+3)
   lo4 = select_bytes(prmt(t0, t1, sa), prmt(t2, t3, sa), ma);
   hi4 = select_bytes(prmt(t0, t1, sb), prmt(t2, t3, sb), mb);
-}
-
-/// Host/device reference of the nibble-mode packing of 8 table indices t[0..7] (each < 16).
-__host__ __device__ inline uint32_t pack_nibble_word(const uint32_t t[8]) {
-  uint32_t w = 0;
-  for (int i = 0; i < 8; ++i) {
-    const uint32_t l = t[i] & 7u, h = (t[i] >> 3) & 1u;
-    w |= l << (4 * i);
-    w |= h << (i < 4 ? 8 * i + 7 : 8 * (i - 4) + 3);
-  }
-  return w;
 }
 
 }  // namespace tqsearch::gpu::internal
