@@ -176,7 +176,7 @@ void BM_Scan(benchmark::State& state) {
   state.SetLabel(std::string(simd_level_name(level)));
 }
 BENCHMARK(BM_Scan)
-    ->ArgsProduct({{100, 128, 768, 1536}, {1, 2, 4, 8}, {1, 4}, {0, 1, 2}})
+    ->ArgsProduct({{100, 128, 768, 1536}, {1, 2, 4, 8}, {1, 2, 3, 4}, {0, 1, 2}})
     ->ArgNames({"d", "bits", "nq", "simd"});
 
 // End-to-end flat search, 1 thread, 100k clustered vectors, batched queries, default renorm rerank.

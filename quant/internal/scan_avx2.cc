@@ -25,43 +25,40 @@ inline void flush16(__m256i a, __m256i b, __m256i* t) {
                                                  _mm256_cvtepu16_epi32(_mm256_extracti128_si256(hi8, 1))));
 }
 
+// One block of 32 vectors for NQ queries (NQ <= 2 keeps the 4·NQ accumulators and temporaries in 16 registers).
 template <int NQ>
-void nibbles(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const* luts, int32_t* acc,
-             size_t acc_stride) {
+inline void nibbles_block(const uint8_t* blk, int npairs, const uint8_t* const* luts, size_t lut_off, int32_t* acc,
+                          size_t acc_stride) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  const int npairs = g2 / 2;
-  for (size_t b = 0; b < nblocks; ++b) {
-    const uint8_t* blk = blocks + b * size_t(g2) * 16;
-    __m256i tot[NQ][4];
-    for (int q = 0; q < NQ; ++q)
-      for (int i = 0; i < 4; ++i) tot[q][i] = _mm256_setzero_si256();
-    for (int p0 = 0; p0 < npairs; p0 += 256) {
-      const int p1 = std::min(npairs, p0 + 256);
-      __m256i aA[NQ], aB[NQ], bA[NQ], bB[NQ];
-      for (int q = 0; q < NQ; ++q) aA[q] = aB[q] = bA[q] = bB[q] = _mm256_setzero_si256();
-      for (int p = p0; p < p1; ++p) {
-        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p) * 32));
-        const __m256i lo = _mm256_and_si256(c, m4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
-        for (int q = 0; q < NQ; ++q) {
-          const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + size_t(p) * 32));
-          const __m256i ra = _mm256_shuffle_epi8(L, lo);
-          const __m256i rb = _mm256_shuffle_epi8(L, hi);
-          aA[q] = _mm256_add_epi16(aA[q], ra);
-          aB[q] = _mm256_add_epi16(aB[q], _mm256_srli_epi16(ra, 8));
-          bA[q] = _mm256_add_epi16(bA[q], rb);
-          bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(rb, 8));
-        }
-      }
+  __m256i tot[NQ][4];
+  for (int q = 0; q < NQ; ++q)
+    for (int i = 0; i < 4; ++i) tot[q][i] = _mm256_setzero_si256();
+  for (int p0 = 0; p0 < npairs; p0 += 256) {
+    const int p1 = std::min(npairs, p0 + 256);
+    __m256i aA[NQ], aB[NQ], bA[NQ], bB[NQ];
+    for (int q = 0; q < NQ; ++q) aA[q] = aB[q] = bA[q] = bB[q] = _mm256_setzero_si256();
+    for (int p = p0; p < p1; ++p) {
+      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p) * 32));
+      const __m256i lo = _mm256_and_si256(c, m4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
       for (int q = 0; q < NQ; ++q) {
-        flush16(aA[q], aB[q], &tot[q][0]);
-        flush16(bA[q], bB[q], &tot[q][2]);
+        const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + lut_off + size_t(p) * 32));
+        const __m256i ra = _mm256_shuffle_epi8(L, lo);
+        const __m256i rb = _mm256_shuffle_epi8(L, hi);
+        aA[q] = _mm256_add_epi16(aA[q], ra);
+        aB[q] = _mm256_add_epi16(aB[q], _mm256_srli_epi16(ra, 8));
+        bA[q] = _mm256_add_epi16(bA[q], rb);
+        bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(rb, 8));
       }
     }
     for (int q = 0; q < NQ; ++q) {
-      int32_t* out = acc + size_t(q) * acc_stride + b * 32;
-      for (int i = 0; i < 4; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * i), tot[q][i]);
+      flush16(aA[q], aB[q], &tot[q][0]);
+      flush16(bA[q], bB[q], &tot[q][2]);
     }
+  }
+  for (int q = 0; q < NQ; ++q) {
+    int32_t* out = acc + size_t(q) * acc_stride;
+    for (int i = 0; i < 4; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * i), tot[q][i]);
   }
 }
 
@@ -101,22 +98,15 @@ void int8_kernel(const uint8_t* blocks, size_t nblocks, int padded_d, const int8
 
 void scan_nibbles_avx2(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const* luts, int nq,
                        int32_t* acc, size_t acc_stride) {
-  for (int q0 = 0; q0 < nq;) {
-    const int left = nq - q0;
-    int32_t* a = acc + size_t(q0) * acc_stride;
-    if (left >= 4) {
-      nibbles<4>(blocks, nblocks, g2, luts + q0, a, acc_stride);
-      q0 += 4;
-    } else if (left == 3) {
-      nibbles<3>(blocks, nblocks, g2, luts + q0, a, acc_stride);
-      q0 += 3;
-    } else if (left == 2) {
-      nibbles<2>(blocks, nblocks, g2, luts + q0, a, acc_stride);
-      q0 += 2;
-    } else {
-      nibbles<1>(blocks, nblocks, g2, luts + q0, a, acc_stride);
-      q0 += 1;
-    }
+  // Blocks outside, queries inside: a block (g2·16 bytes) stays in L1 while every query of the batch reads it,
+  // so memory traffic is shared by the batch; queries go two at a time to avoid register spills.
+  const int npairs = g2 / 2;
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = blocks + b * size_t(g2) * 16;
+    int q = 0;
+    for (; q + 2 <= nq; q += 2)
+      nibbles_block<2>(blk, npairs, luts + q, 0, acc + size_t(q) * acc_stride + b * 32, acc_stride);
+    if (q < nq) nibbles_block<1>(blk, npairs, luts + q, 0, acc + size_t(q) * acc_stride + b * 32, acc_stride);
   }
 }
 
