@@ -35,7 +35,25 @@ Shard::~Shard() {
   cudaGetDevice(&prev);
   cudaSetDevice(device);
   if (stream) cudaStreamSynchronize(stream);
-  // Buffers are freed by their destructors (cudaFree works for any device's pointer with this device current).
+  // Free every buffer while this shard's device is current.
+  codes.reset();
+  tiles.reset();
+  factors.reset();
+  xbuf.reset();
+  flag.reset();
+  queries.reset();
+  rotated.reset();
+  qnorm.reset();
+  qscale.reset();
+  sketch.reset();
+  q8.reset();
+  qhalf.reset();
+  dequant.reset();
+  scores.reset();
+  cand.reset();
+  merged.reset();
+  result.reset();
+  gq.reset();
   if (cublas) cublasDestroy(cublas);
   if (stream) cudaStreamDestroy(stream);
   if (prev >= 0) cudaSetDevice(prev);

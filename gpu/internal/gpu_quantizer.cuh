@@ -72,6 +72,8 @@ class GpuQuantizer {
  public:
   /// Must be called with `device` current. Uploads signs, codebooks and tables.
   GpuQuantizer(const TurboQuantizer& tq, int device);
+  GpuQuantizer(const GpuQuantizer&) = delete;
+  GpuQuantizer& operator=(const GpuQuantizer&) = delete;
 
   const QuantView& view() const { return view_; }
   int device() const { return device_; }

