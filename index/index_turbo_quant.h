@@ -18,7 +18,10 @@
 /// own faiss::FaissException for their own checks.
 ///
 /// Works as the inner index of faiss::IndexIDMap / IndexIDMap2 / IndexShards / IndexRefineFlat / IndexPreTransform
-/// and as faiss::IndexHNSW storage (through get_distance_computer()).
+/// and as faiss::IndexHNSW storage (through get_distance_computer()). Cosine under IndexRefineFlat: the refine
+/// index keeps the raw vectors, so normalize outside (IndexPreTransform(NormalizationTransform), as index_factory
+/// does) and use inner product inside. Under IndexHNSW, FAISS calls the distance computer inside OpenMP regions
+/// where nothing may throw: a NaN/Inf query there gets the worst distance to every vector instead of an error.
 
 #include <cstdint>
 #include <memory>

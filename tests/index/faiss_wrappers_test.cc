@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -212,6 +213,25 @@ TEST(FaissWrappers, HnswWithTurboQuantStorage) {
     EXPECT_EQ(a, b);
     hnsw.reset();
     EXPECT_EQ(tq->ntotal, 0);
+  }
+}
+
+TEST(FaissWrappers, HnswNanQueryGivesValidIdsWithoutCrashing) {
+  // FAISS calls the distance computer inside OpenMP regions, where an exception would terminate the process:
+  // a non-finite query must instead score every vector as worst and still return valid (or −1) ids.
+  const auto ds = data();
+  faiss::IndexHNSW hnsw(new IndexTurboQuant(ds.d, IndexMetric::kL2), 16);
+  hnsw.own_fields = true;
+  hnsw.add(500, ds.base.data());
+  std::vector<float> q(ds.queries.begin(), ds.queries.begin() + 2 * ds.d);
+  q[3] = std::numeric_limits<float>::quiet_NaN();
+  q[ds.d + 1] = std::numeric_limits<float>::infinity();
+  std::vector<float> D(2 * 5);
+  std::vector<idx_t> I(2 * 5);
+  hnsw.search(2, q.data(), 5, D.data(), I.data());
+  for (idx_t id : I) {
+    EXPECT_GE(id, -1);
+    EXPECT_LT(id, 500);
   }
 }
 
