@@ -52,11 +52,28 @@ Shard::~Shard() {
   scores.reset();
   cand.reset();
   merged.reset();
+  mergews.reset();
   result.reset();
   gq.reset();
+  for (cudaEvent_t& e : events)
+    if (e) cudaEventDestroy(e);
   if (cublas) cublasDestroy(cublas);
   if (stream) cudaStreamDestroy(stream);
   if (prev >= 0) cudaSetDevice(prev);
+}
+
+FusedScanPlan Shard::plan(size_t n, int nq, int K) {
+  for (const PlanEntry& e : plans)
+    if (e.n == n && e.nq == nq && e.K == K) return e.plan;
+  const FusedScanPlan p = plan_fused_scan(gq->view(), n, nq, K);
+  if (plans.size() >= 16) plans.erase(plans.begin());
+  plans.push_back({n, nq, K, p});
+  return p;
+}
+
+void Shard::create_events() {
+  for (cudaEvent_t& e : events)
+    if (!e) TQ_CUDA_CHECK(cudaEventCreate(&e));
 }
 
 void Shard::reserve(size_t n) {
@@ -268,8 +285,15 @@ struct GpuIndexTurboQuant::Impl {
     if (want_sketch) sh.sketch.resize(nq * d, "query sketches");
     TQ_CUDA_CHECK(cudaMemcpyAsync(sh.queries.get(), queries, nq * d * sizeof(float), cudaMemcpyHostToDevice, sh.stream));
     float* sketch_out = (want_sketch && q.qjl_structured) ? sh.sketch.get() : nullptr;
+    const bool timed = p.collect_timings;
+    if (timed) sh.create_events();
+    auto mark = [&](int i) {
+      if (timed) TQ_CUDA_CHECK(cudaEventRecord(sh.events[i], sh.stream));
+    };
+    if (timed) TQ_CUDA_CHECK(cudaEventRecord(sh.events[4], sh.stream));
     internal::launch_prepare_queries(q, sh.queries.get(), nq, sh.rotated.get(), sh.qnorm.get(), sh.q8.get(),
                                      sh.qscale.get(), use_gemm ? sh.qhalf.get() : nullptr, sketch_out, sh.stream);
+    mark(0);
     if (want_sketch && !q.qjl_structured) {
       TQ_CUDA_CHECK(cudaMemcpyAsync(sh.sketch.get(), host_sketch->data(), nq * d * sizeof(float),
                                     cudaMemcpyHostToDevice, sh.stream));
@@ -306,12 +330,11 @@ struct GpuIndexTurboQuant::Impl {
           internal::launch_select_scores<__half>(sh.scores.get(), cnt, cnt, static_cast<int>(nq), int64_t(v0), tf, kcs,
                                                  seg, sh.cand.get(), lists, static_cast<int>(t) * seg, sh.stream);
         }
-        sh.merged.resize(nq * size_t(kcs), "merged candidates");
-        internal::launch_merge(sh.cand.get(), static_cast<int>(nq), size_t(lists) * kcs, kcs, sh.merged.get(),
-                               sh.stream);
+        mark(1);
+        merge(sh, nq, size_t(lists) * kcs, kcs);
         st.used_gemm = true;
       } else {
-        const internal::FusedScanPlan plan = internal::plan_fused_scan(q, n, static_cast<int>(nq), kcs);
+        const internal::FusedScanPlan plan = sh.plan(n, static_cast<int>(std::min<size_t>(nq, 32)), kcs);
         sh.cand.resize(nq * size_t(plan.blocks) * kcs, "candidates");
         for (size_t q0 = 0; q0 < nq; q0 += plan.batch) {
           internal::FusedScanArgs a;
@@ -326,9 +349,8 @@ struct GpuIndexTurboQuant::Impl {
           a.K = kcs;
           internal::launch_fused_scan(q, plan, a, sh.cand.get() + q0 * plan.blocks * kcs, sh.stream);
         }
-        sh.merged.resize(nq * size_t(kcs), "merged candidates");
-        internal::launch_merge(sh.cand.get(), static_cast<int>(nq), size_t(plan.blocks) * kcs, kcs, sh.merged.get(),
-                               sh.stream);
+        mark(1);
+        merge(sh, nq, size_t(plan.blocks) * kcs, kcs);
       }
       internal::RerankArgs ra;
       ra.row_codes = sh.codes.get();
@@ -337,8 +359,10 @@ struct GpuIndexTurboQuant::Impl {
       ra.estimator = static_cast<int>(p.estimator);
       ra.l2 = metric == Metric::kL2;
       ra.rerank = p.rerank_factor > 0;
+      mark(2);
       sh.result.resize(nq * size_t(k), "results");
       internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, k, sh.result.get(), sh.stream);
+      mark(3);
       TQ_CUDA_CHECK(cudaMemcpyAsync(out.data(), sh.result.get(), nq * k * sizeof(Cand), cudaMemcpyDeviceToHost,
                                     sh.stream));
       st.scanned += nq * n;
@@ -346,6 +370,23 @@ struct GpuIndexTurboQuant::Impl {
     }
     TQ_CUDA_CHECK(cudaMemcpyAsync(qnorm.data(), sh.qnorm.get(), nq * sizeof(float), cudaMemcpyDeviceToHost, sh.stream));
     TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+    if (timed && n > 0) {
+      float ms[4];
+      TQ_CUDA_CHECK(cudaEventElapsedTime(&ms[0], sh.events[4], sh.events[0]));
+      for (int i = 1; i < 4; ++i) TQ_CUDA_CHECK(cudaEventElapsedTime(&ms[i], sh.events[i - 1], sh.events[i]));
+      st.ms_prepare += ms[0];
+      st.ms_scan += ms[1];
+      st.ms_merge += ms[2];
+      st.ms_rerank += ms[3];
+    }
+  }
+
+  void merge(Shard& sh, size_t nq, size_t M, int K) {
+    sh.merged.resize(nq * size_t(K), "merged candidates");
+    const size_t ws = internal::merge_workspace(static_cast<int>(nq), M, K);
+    if (ws > 0) sh.mergews.resize(ws, "merge workspace");
+    internal::launch_merge(sh.cand.get(), static_cast<int>(nq), M, K, sh.merged.get(), ws > 0 ? sh.mergews.get() : nullptr,
+                           sh.stream);
   }
 
   /// Global id of a shard-local row (segments of a shard are appended in increasing local order).
@@ -559,6 +600,10 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
       total.scanned += st[s].scanned;
       total.reranked += st[s].reranked;
       total.used_gemm = total.used_gemm || st[s].used_gemm;
+      total.ms_prepare += st[s].ms_prepare;
+      total.ms_scan += st[s].ms_scan;
+      total.ms_merge += st[s].ms_merge;
+      total.ms_rerank += st[s].ms_rerank;
     }
     // Merge the shards' top-k: by score, then by smaller global id (the CPU order).
     struct G {

@@ -45,6 +45,8 @@ struct GpuSearchParams {
   /// Batches of at least this many queries use dequantize-to-fp16 + cuBLAS GEMM instead of the fused scan;
   /// 0 = never.
   int gemm_min_batch = 128;
+  /// Record CUDA events between the stages and report their times in GpuSearchStats (benchmarks).
+  bool collect_timings = false;
 };
 
 /// Counters of the last search (sums over shards).
@@ -52,6 +54,9 @@ struct GpuSearchStats {
   size_t scanned = 0;   ///< vector×query pairs scored by the scan
   size_t reranked = 0;  ///< candidates rescored in float
   bool used_gemm = false;
+  /// Device times in ms (collect_timings only; summed over shards and query chunks): query rotation,
+  /// scan (fused, or dequantize + GEMM + select), candidate merge, rerank + final top-k.
+  float ms_prepare = 0, ms_scan = 0, ms_merge = 0, ms_rerank = 0;
 };
 
 class GpuIndexTurboQuant {

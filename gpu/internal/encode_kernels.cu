@@ -102,8 +102,7 @@ __device__ inline float load_f32(const uint8_t* p) {
 }
 __device__ inline float load_norm(const QuantView& q, const uint8_t* code) {
   if (q.fp16_norm) {
-    const unsigned short h = static_cast<unsigned short>(code[q.norm_offset] | (code[q.norm_offset + 1] << 8));
-    return __half2float(__ushort_as_half(h));
+    return half_bits_to_float(uint32_t(code[q.norm_offset]) | (uint32_t(code[q.norm_offset + 1]) << 8));
   }
   return load_f32(code + q.norm_offset);
 }
@@ -217,9 +216,9 @@ __global__ void __launch_bounds__(kThreads) encode_kernel(QuantView q, const flo
       const float norm = static_cast<float>(sqrt(ss));
       uint8_t* code = s.code + size_t(t) * q.code_size;
       if (q.fp16_norm) {
-        const unsigned short h = __half_as_ushort(__float2half_rn(norm));
-        code[q.norm_offset] = h & 0xFF;
-        code[q.norm_offset + 1] = h >> 8;
+        const uint32_t h = float_to_half_bits(norm);
+        code[q.norm_offset] = static_cast<uint8_t>(h & 0xFFu);
+        code[q.norm_offset + 1] = static_cast<uint8_t>(h >> 8);
       } else {
         store_f32(code + q.norm_offset, norm);
       }

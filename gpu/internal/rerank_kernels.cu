@@ -4,39 +4,47 @@
 #include <algorithm>
 
 #include "gpu/internal/cuda_check.cuh"
+#include "gpu/internal/device_common.cuh"
 #include "quant/error.h"
 
 namespace tqsearch::gpu::internal {
 namespace {
 
-constexpr int kRerankThreads = 128;
+constexpr int kRerankThreads = 512;
 
 __device__ inline float load_f32(const uint8_t* p) {
   return __uint_as_float(uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24));
 }
 
-/// Sequential, single-rounding arithmetic in the CPU's order (TurboQuantizer::dot_rotated / qjl_correction /
-/// inner_product; FlatScanner's L2 form 2·ip − n·n).
-__device__ float exact_score(const QuantView& q, const RerankArgs& a, int qi, int32_t id) {
+constexpr int kRerankWarps = kRerankThreads / 32;
+
+/// Estimate for one candidate, computed by one warp with the CPU's arithmetic (TurboQuantizer::dot_rotated /
+/// qjl_correction / inner_product; FlatScanner's L2 form 2·ip − n·n). The lanes compute 32 products at a time
+/// (each a single rounding, as on the CPU) and every lane then adds them in coordinate order through shuffles,
+/// so the float sum is the CPU's sequential sum, bit for bit.
+__device__ float exact_score_warp(const QuantView& q, const RerankArgs& a, int qi, int32_t id, int lane) {
   const uint8_t* code = a.row_codes + size_t(id) * q.code_size;
   const float* qr = a.rotated + size_t(qi) * q.d;
   float dot = 0.0f;
-  int bit = 0;
-  for (int j = 0; j < q.d; ++j) {
-    const bool hi = j < q.num_high;
-    const int w = hi ? q.high_bits : q.low_bits;
-    const int byte = bit >> 3, sh = bit & 7;
-    uint32_t v = code[byte];
-    if (sh + w > 8) v |= uint32_t(code[byte + 1]) << 8;
-    const int idx = int((v >> sh) & ((1u << w) - 1));
-    bit += w;
-    const float c = __ldg((hi ? q.cent_high : q.cent_low) + idx);
-    dot = __fadd_rn(dot, __fmul_rn(qr[j], c));
+  for (int j0 = 0; j0 < q.d; j0 += 32) {
+    const int j = j0 + lane;
+    float prod = 0.0f;
+    if (j < q.d) {
+      const bool hi = j < q.num_high;
+      const int w = hi ? q.high_bits : q.low_bits;
+      const int start = hi ? j * q.high_bits : q.num_high * q.high_bits + (j - q.num_high) * q.low_bits;
+      const int byte = start >> 3, sh = start & 7;
+      uint32_t v = code[byte];
+      if (sh + w > 8) v |= uint32_t(code[byte + 1]) << 8;
+      const int idx = int((v >> sh) & ((1u << w) - 1));
+      prod = __fmul_rn(qr[j], __ldg((hi ? q.cent_high : q.cent_low) + idx));
+    }
+    const int cnt = min(32, q.d - j0);
+    for (int s = 0; s < cnt; ++s) dot = __fadd_rn(dot, __shfl_sync(0xffffffffu, prod, s));
   }
   float norm;
   if (q.fp16_norm) {
-    const unsigned short h = static_cast<unsigned short>(code[q.norm_offset] | (code[q.norm_offset + 1] << 8));
-    norm = __half2float(__ushort_as_half(h));
+    norm = half_bits_to_float(uint32_t(code[q.norm_offset]) | (uint32_t(code[q.norm_offset + 1]) << 8));
   } else {
     norm = load_f32(code + q.norm_offset);
   }
@@ -45,9 +53,15 @@ __device__ float exact_score(const QuantView& q, const RerankArgs& a, int qi, in
     ip = __fdiv_rn(__fmul_rn(norm, dot), load_f32(code + q.renorm_offset));
   } else if (a.estimator == 2) {  // QJL
     const uint8_t* sg = code + q.sign_offset;
-    const float* s = a.sketch + size_t(qi) * q.d;
+    const float* sk = a.sketch + size_t(qi) * q.d;
     float acc = 0.0f;
-    for (int j = 0; j < q.d; ++j) acc = __fadd_rn(acc, ((sg[j >> 3] >> (j & 7)) & 1) ? s[j] : -s[j]);
+    for (int j0 = 0; j0 < q.d; j0 += 32) {
+      const int j = j0 + lane;
+      float term = 0.0f;
+      if (j < q.d) term = ((sg[j >> 3] >> (j & 7)) & 1) ? sk[j] : -sk[j];
+      const int cnt = min(32, q.d - j0);
+      for (int s = 0; s < cnt; ++s) acc = __fadd_rn(acc, __shfl_sync(0xffffffffu, term, s));
+    }
     const float gamma = load_f32(code + q.gamma_offset);
     const float corr = __fmul_rn(__fmul_rn(gamma, q.qjl_coef), acc);
     ip = __fmul_rn(norm, __fadd_rn(dot, corr));
@@ -63,13 +77,14 @@ __global__ void __launch_bounds__(kRerankThreads) rerank_kernel(QuantView q, Rer
   extern __shared__ __align__(16) unsigned char smem[];
   Cand* buf = reinterpret_cast<Cand*>(smem);
   const int qi = blockIdx.x;
-  for (int i = threadIdx.x; i < B; i += blockDim.x) {
-    Cand c{-FLT_MAX, INT_MAX};
-    if (i < kc) {
-      const Cand in = cands[size_t(qi) * kc + i];
-      if (in.id >= 0) c = Cand{a.rerank ? exact_score(q, a, qi, in.id) : in.s, in.id};
-    }
-    buf[i] = c;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int i = threadIdx.x; i < B; i += blockDim.x) buf[i] = Cand{-FLT_MAX, INT_MAX};
+  __syncthreads();
+  for (int i = warp; i < kc; i += kRerankWarps) {
+    const Cand in = cands[size_t(qi) * kc + i];  // same for all lanes: uniform branch
+    if (in.id < 0) continue;
+    const float s = a.rerank ? exact_score_warp(q, a, qi, in.id, lane) : in.s;
+    if (lane == 0) buf[i] = Cand{s, in.id};
   }
   bitonic_sort_best_first(buf, B);
   for (int r = threadIdx.x; r < k; r += blockDim.x) {

@@ -65,6 +65,7 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
 
 constexpr int kMergeThreads = 512;
 
+/// Block (segment, row): best K of in[row·M + segment range) → out[(row·gridDim.x + segment)·K].
 __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __restrict__ in, size_t M, int K, int B,
                                                               Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
@@ -75,17 +76,21 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
   lists.B = B;
   lists.K = K;
   lists.init(1);
-  const Cand* rp = in + size_t(blockIdx.x) * M;
-  for (size_t base = 0; base < M; base += blockDim.x) {
+  const size_t seg_len = (M + gridDim.x - 1) / gridDim.x;
+  const size_t c0 = min(M, size_t(blockIdx.x) * seg_len), c1 = min(M, c0 + seg_len);
+  const Cand* rp = in + size_t(blockIdx.y) * M;
+  for (size_t base = c0; base < c1; base += blockDim.x) {
     const size_t c = base + threadIdx.x;
-    if (c < M) {
+    if (c < c1) {
       const Cand x = rp[c];
       if (x.id >= 0) lists.offer(0, x.s, x.id);
     }
     lists.end_round(1, 1);
   }
-  lists.write(1, out + size_t(blockIdx.x) * K, K);
+  lists.write(1, out + (size_t(blockIdx.y) * gridDim.x + blockIdx.x) * K, K);
 }
+
+int merge_segments(size_t M) { return static_cast<int>(std::min<size_t>(64, (M + 8191) / 8192)); }
 
 template <typename K>
 void set_smem(K kernel, size_t bytes) {
@@ -114,13 +119,26 @@ template void launch_select_scores<half>(const half*, size_t, size_t, int, int64
 template void launch_select_scores<float>(const float*, size_t, size_t, int, int64_t, const ScoreTransform&, int, int,
                                           Cand*, int, int, cudaStream_t);
 
-void launch_merge(const Cand* in, int nq, size_t M, int K, Cand* out, cudaStream_t stream) {
+size_t merge_workspace(int nq, size_t M, int K) {
+  const int seg = merge_segments(M);
+  return seg > 1 ? size_t(nq) * seg * K : 0;
+}
+
+void launch_merge(const Cand* in, int nq, size_t M, int K, Cand* out, Cand* workspace, cudaStream_t stream) {
   if (nq == 0) return;
   TQ_CHECK(K >= 1 && K <= kMaxSelectK, "GPU merge: K must be in 1.." << kMaxSelectK << ", got " << K);
   const int B = pow2_at_least(K + kMergeThreads);
   const size_t smem = sizeof(Cand) * B + 16;
   set_smem(merge_kernel, smem);
-  merge_kernel<<<nq, kMergeThreads, smem, stream>>>(in, M, K, B, out);
+  const int seg = merge_segments(M);
+  if (seg > 1) {  // two levels: segments of each row in parallel, then their seg·K survivors
+    TQ_CHECK(workspace != nullptr, "GPU merge: missing workspace");
+    merge_kernel<<<dim3(seg, nq), kMergeThreads, smem, stream>>>(in, M, K, B, workspace);
+    TQ_CHECK_LAUNCH("merge_kernel");
+    merge_kernel<<<dim3(1, nq), kMergeThreads, smem, stream>>>(workspace, size_t(seg) * K, K, B, out);
+  } else {
+    merge_kernel<<<dim3(1, nq), kMergeThreads, smem, stream>>>(in, M, K, B, out);
+  }
   TQ_CHECK_LAUNCH("merge_kernel");
 }
 

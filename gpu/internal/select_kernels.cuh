@@ -38,7 +38,9 @@ void launch_select_scores(const T* scores, size_t ld, size_t len, int nq, int64_
                           cudaStream_t stream);
 
 /// For each row i < nq: the best K of in[i·M, i·M + M) (padding entries have id −1) → out[i·K, i·K + K), best
-/// first.
-void launch_merge(const Cand* in, int nq, size_t M, int K, Cand* out, cudaStream_t stream);
+/// first. Long rows are merged in two levels through `workspace` (merge_workspace() candidates; may be null when
+/// that is 0).
+size_t merge_workspace(int nq, size_t M, int K);
+void launch_merge(const Cand* in, int nq, size_t M, int K, Cand* out, Cand* workspace, cudaStream_t stream);
 
 }  // namespace tqsearch::gpu::internal

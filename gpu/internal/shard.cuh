@@ -13,6 +13,9 @@
 #include "gpu/internal/block_topk.cuh"
 #include "gpu/internal/device_buffer.cuh"
 #include "gpu/internal/gpu_quantizer.cuh"
+#include "gpu/internal/scan_kernels.cuh"
+
+#include <vector>
 
 namespace tqsearch::gpu::internal {
 
@@ -42,7 +45,17 @@ struct Shard {
   DeviceBuffer<float> queries, rotated, qnorm, qscale, sketch;
   DeviceBuffer<int8_t> q8;
   DeviceBuffer<__half> qhalf, dequant, scores;
-  DeviceBuffer<Cand> cand, merged, result;
+  DeviceBuffer<Cand> cand, merged, mergews, result;
+  cudaEvent_t events[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};  // stage timings (collect_timings)
+  void create_events();
+  /// Fused-scan plan for (n, queries per pass, K), cached (occupancy queries cost host time per search).
+  FusedScanPlan plan(size_t n, int nq, int K);
+  struct PlanEntry {
+    size_t n;
+    int nq, K;
+    FusedScanPlan plan;
+  };
+  std::vector<PlanEntry> plans;
 };
 
 }  // namespace tqsearch::gpu::internal
