@@ -33,6 +33,8 @@ TurboQuantizer::TurboQuantizer(int d, const TurboQuantizerOptions& options) : d_
   TQ_CHECK(d >= 1 && d <= 65536, "TurboQuantizer: dimension d must be in 1..65536, got " << d);
   TQ_CHECK(std::isfinite(options.bits) && options.bits >= 1 && options.bits <= 8,
            "TurboQuantizer: bits per coordinate must be in [1, 8], got " << options.bits);
+  TQ_CHECK(!options.optimize_cosine || options.store_renorm,
+           "TurboQuantizer: optimize_cosine needs store_renorm (only the renormalized estimator is scale-free)");
   alloc_ = BitAllocation(d, options.bits);
   rotation_ = make_rotation(d, options.rotation);
   cb_low_ = &LloydMaxCodebook::get(d, alloc_.low_bits());
@@ -131,6 +133,7 @@ void TurboQuantizer::encode_one(const float* x, uint8_t* code, float* scratch) c
   const int nh = alloc_.num_high();
   if (nh > 0) quantize_range(*cb_high_, y, nh, idx);
   quantize_range(*cb_low_, y + nh, d_ - nh, idx + nh);
+  if (options_.optimize_cosine) optimize_cosine(y, idx, r);
   alloc_.pack(idx, code);
   if (options_.store_renorm || options_.qjl) {
     const float* ch = cb_high_->centroids().data();
@@ -152,6 +155,38 @@ void TurboQuantizer::encode_one(const float* x, uint8_t* code, float* scratch) c
       apply_sketch(1, r, y);  // y is free now
       uint8_t* sg = code + sign_offset_;
       for (int j = 0; j < d_; ++j) sg[j >> 3] |= static_cast<uint8_t>((y[j] >= 0 ? 1u : 0u) << (j & 7));
+    }
+  }
+}
+
+double TurboQuantizer::cosine_of(const float* y, const uint8_t* idx) const {
+  const int nh = alloc_.num_high();
+  const float* ch = cb_high_->centroids().data();
+  const float* cl = cb_low_->centroids().data();
+  double dot = 0, nn = 0;
+  for (int j = 0; j < d_; ++j) {
+    const float c = (j < nh ? ch : cl)[idx[j]];
+    dot += double(y[j]) * c;
+    nn += double(c) * c;
+  }
+  return nn > 0 ? dot / std::sqrt(nn) : -1.0;
+}
+
+void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, float* scratch) const {
+  // Nearest centroids of t·y for a grid of scales t; keep the indices with the largest cosine to y.
+  const int nh = alloc_.num_high();
+  std::vector<uint8_t> trial(d_);
+  double best = cosine_of(y, idx);
+  for (int s = 0; s < kCosineScales; ++s) {
+    const float t = 0.5f + 1.5f * float(s) / float(kCosineScales - 1);
+    if (std::abs(t - 1.0f) < 1e-6f) continue;
+    for (int j = 0; j < d_; ++j) scratch[j] = t * y[j];
+    if (nh > 0) quantize_range(*cb_high_, scratch, nh, trial.data());
+    quantize_range(*cb_low_, scratch + nh, d_ - nh, trial.data() + nh);
+    const double c = cosine_of(y, trial.data());
+    if (c > best) {
+      best = c;
+      std::memcpy(idx, trial.data(), d_);
     }
   }
 }

@@ -43,6 +43,11 @@ struct TurboQuantizerOptions {
   RotationParams rotation;      ///< Π
   bool fp16_norm = false;       ///< store ‖x‖ as float16 (2 bytes) instead of float32
   bool store_renorm = false;    ///< store ρ = ⟨y, ŷ⟩ for the renormalized estimator
+  /// Choose each vector's indices to maximize the cosine ⟨y, ŷ⟩/‖ŷ‖ (nearest centroids of t·y over a grid of
+  /// scales t) instead of nearest centroids of y — the error of the renormalized estimator depends only on that
+  /// angle (the idea of Extended RaBitQ). Needs store_renorm; the mse estimator and decode() are then off by the
+  /// chosen scale, so only the renormalized estimator is meaningful. Encode costs ~kCosineScales× more.
+  bool optimize_cosine = false;
   bool qjl = false;             ///< store the 1-bit QJL sketch of the residual (+ d bits, + 4 bytes)
   QjlKind qjl_kind = QjlKind::kStructured;
   uint64_t qjl_seed = 0x9e3779b97f4a7c15ull;
@@ -115,6 +120,9 @@ class TurboQuantizer {
 
  private:
   void encode_one(const float* x, uint8_t* code, float* scratch) const;
+  double cosine_of(const float* y, const uint8_t* idx) const;
+  void optimize_cosine(const float* y, uint8_t* idx, float* scratch) const;
+  static constexpr int kCosineScales = 16;
 
   int d_;
   TurboQuantizerOptions options_;

@@ -241,3 +241,46 @@ TEST(TurboQuantizer, FractionalRateDistortionLiesBetweenNeighbours) {
 
 }  // namespace
 }  // namespace tqsearch
+
+namespace tqsearch {
+namespace {
+
+// optimize_cosine picks, per vector, indices whose cosine with y is at least that of the nearest centroids.
+TEST(TurboQuantizer, OptimizeCosineNeverLowersTheCosine) {
+  const int d = 100, n = 500;
+  auto x = testing::clustered(n, d, 10, 8);
+  for (double bits : {2.0, 3.0, 4.0, 2.5}) {
+    TurboQuantizerOptions o;
+    o.bits = bits;
+    o.store_renorm = true;
+    TurboQuantizer plain(d, o);
+    o.optimize_cosine = true;
+    TurboQuantizer opt(d, o);
+    std::vector<uint8_t> a(n * plain.code_size()), b(n * opt.code_size());
+    plain.encode(n, x.data(), a.data());
+    opt.encode(n, x.data(), b.data());
+    int better = 0;
+    for (int i = 0; i < n; ++i) {
+      // ρ = ⟨y, ŷ⟩; cosine = ρ/‖ŷ‖.
+      std::vector<float> ya(d), yb(d);
+      plain.decode_rotated_unit(a.data() + i * plain.code_size(), ya.data());
+      opt.decode_rotated_unit(b.data() + i * opt.code_size(), yb.data());
+      double na = 0, nb = 0;
+      for (int j = 0; j < d; ++j) {
+        na += double(ya[j]) * ya[j];
+        nb += double(yb[j]) * yb[j];
+      }
+      const double ca = plain.factors(a.data() + i * plain.code_size()).renorm / std::sqrt(na);
+      const double cb = opt.factors(b.data() + i * opt.code_size()).renorm / std::sqrt(nb);
+      EXPECT_GE(cb, ca - 1e-6) << "row " << i << " bits " << bits;
+      better += cb > ca + 1e-9;
+    }
+    EXPECT_GT(better, 0) << "bits " << bits;
+  }
+  TurboQuantizerOptions bad;
+  bad.optimize_cosine = true;  // without store_renorm
+  EXPECT_THROW(TurboQuantizer(d, bad), Error);
+}
+
+}  // namespace
+}  // namespace tqsearch
