@@ -210,9 +210,9 @@ void GpuBruteForce::search(size_t nq, const float* queries, int k, float* distan
       }
     }
     m.merged.resize(cnt * kk, "merged");
-    const size_t ws = internal::merge_workspace(static_cast<int>(cnt), size_t(lists) * kk, kk);
+    const size_t ws = internal::merge_workspace(static_cast<int>(cnt), lists, kk, kk);
     if (ws > 0) m.mergews.resize(ws, "merge workspace");
-    internal::launch_merge(m.cand.get(), static_cast<int>(cnt), size_t(lists) * kk, kk, m.merged.get(),
+    internal::launch_merge(m.cand.get(), static_cast<int>(cnt), lists, kk, kk, m.merged.get(),
                            ws > 0 ? m.mergews.get() : nullptr, m.stream);
     res.resize(cnt * kk);
     TQ_CUDA_CHECK(cudaMemcpyAsync(res.data(), m.merged.get(), res.size() * sizeof(Cand), cudaMemcpyDeviceToHost,

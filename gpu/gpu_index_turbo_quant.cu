@@ -38,7 +38,9 @@ Shard::~Shard() {
   // Free every buffer while this shard's device is current.
   codes.reset();
   tiles.reset();
-  factors.reset();
+  f_norm.reset();
+  f_renorm.reset();
+  f_sqnorm.reset();
   xbuf.reset();
   flag.reset();
   queries.reset();
@@ -87,7 +89,9 @@ void Shard::reserve(size_t n) {
   tiles.grow_keep(cap / kTile * tile_elems, old_tiles * tile_elems, stream, "scan tiles");
   TQ_CUDA_CHECK(cudaMemsetAsync(tiles.get() + old_tiles * tile_elems, 0,
                                 (cap / kTile - old_tiles) * tile_elems * sizeof(uint4), stream));
-  factors.grow_keep(cap, size, stream, "factors");
+  f_norm.grow_keep(cap, size, stream, "norms");
+  f_renorm.grow_keep(cap, size, stream, "renorm factors");
+  f_sqnorm.grow_keep(cap, size, stream, "squared norms");
   capacity = cap;
   TQ_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
@@ -170,7 +174,9 @@ struct GpuIndexTurboQuant::Impl {
     internal::EncodeTarget t;
     t.row_codes = sh.codes.get() + at * q.code_size;
     t.scan_tiles = sh.tiles.get();
-    t.factors = sh.factors.get();
+    t.norm = sh.f_norm.get();
+    t.renorm = sh.f_renorm.get();
+    t.sqnorm = sh.f_sqnorm.get();
     t.first = at;
     t.bad_norm_row = sh.flag.get();
     internal::launch_encode(q, x, count, t, sh.stream);
@@ -256,7 +262,9 @@ struct GpuIndexTurboQuant::Impl {
       internal::EncodeTarget t;
       t.row_codes = dst;
       t.scan_tiles = sh.tiles.get();
-      t.factors = sh.factors.get();
+      t.norm = sh.f_norm.get();
+    t.renorm = sh.f_renorm.get();
+    t.sqnorm = sh.f_sqnorm.get();
       t.first = sh.size;
       internal::launch_layout_from_codes(sh.gq->view(), dst, b - a, t, sh.stream);
       TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
@@ -317,8 +325,8 @@ struct GpuIndexTurboQuant::Impl {
         internal::ScoreTransform tf;
         tf.row_scale = sh.qscale.get();
         tf.scale_mult = q.tscale * 127.0f / alpha;
-        tf.factors = sh.factors.get();
-        tf.renorm = p.estimator == Estimator::kRenorm;
+        tf.factor = p.estimator == Estimator::kRenorm ? sh.f_renorm.get() : sh.f_norm.get();
+        tf.sqnorm = sh.f_sqnorm.get();
         tf.l2 = metric == Metric::kL2;
         for (size_t t = 0; t < ntv; ++t) {
           const size_t v0 = t * tv, cnt = std::min(tv, n - v0);
@@ -331,7 +339,7 @@ struct GpuIndexTurboQuant::Impl {
                                                  seg, sh.cand.get(), lists, static_cast<int>(t) * seg, sh.stream);
         }
         mark(1);
-        merge(sh, nq, size_t(lists) * kcs, kcs);
+        merge(sh, nq, lists, kcs);
         st.used_gemm = true;
       } else {
         const internal::FusedScanPlan plan = sh.plan(n, static_cast<int>(std::min<size_t>(nq, 32)), kcs);
@@ -342,15 +350,15 @@ struct GpuIndexTurboQuant::Impl {
           a.n = n;
           a.q8 = sh.q8.get() + q0 * q.dp;
           a.qscale = sh.qscale.get() + q0;
-          a.factors = sh.factors.get();
-          a.renorm = p.estimator == Estimator::kRenorm;
+          a.factor = p.estimator == Estimator::kRenorm ? sh.f_renorm.get() : sh.f_norm.get();
+          a.sqnorm = sh.f_sqnorm.get();
           a.l2 = metric == Metric::kL2;
           a.nq = static_cast<int>(std::min<size_t>(plan.batch, nq - q0));
           a.K = kcs;
           internal::launch_fused_scan(q, plan, a, sh.cand.get() + q0 * plan.blocks * kcs, sh.stream);
         }
         mark(1);
-        merge(sh, nq, size_t(plan.blocks) * kcs, kcs);
+        merge(sh, nq, plan.blocks, kcs);
       }
       internal::RerankArgs ra;
       ra.row_codes = sh.codes.get();
@@ -381,12 +389,13 @@ struct GpuIndexTurboQuant::Impl {
     }
   }
 
-  void merge(Shard& sh, size_t nq, size_t M, int K) {
+  /// Each query's `nlists` sorted lists of K candidates → its best K (sh.merged).
+  void merge(Shard& sh, size_t nq, int nlists, int K) {
     sh.merged.resize(nq * size_t(K), "merged candidates");
-    const size_t ws = internal::merge_workspace(static_cast<int>(nq), M, K);
+    const size_t ws = internal::merge_workspace(static_cast<int>(nq), nlists, K, K);
     if (ws > 0) sh.mergews.resize(ws, "merge workspace");
-    internal::launch_merge(sh.cand.get(), static_cast<int>(nq), M, K, sh.merged.get(), ws > 0 ? sh.mergews.get() : nullptr,
-                           sh.stream);
+    internal::launch_merge(sh.cand.get(), static_cast<int>(nq), nlists, K, K, sh.merged.get(),
+                           ws > 0 ? sh.mergews.get() : nullptr, sh.stream);
   }
 
   /// Global id of a shard-local row (segments of a shard are appended in increasing local order).
@@ -521,7 +530,7 @@ void GpuIndexTurboQuant::encode(size_t n, const float* x, uint8_t* codes) const 
   internal::DeviceBuffer<float> dx(cnt0 * impl_->d, "encode input");
   internal::DeviceBuffer<uint8_t> dc(cnt0 * q.code_size, "encode output");
   internal::DeviceBuffer<uint4> dt((cnt0 + 31) / 32 * q.chunks * internal::kTile, "encode scratch tiles");
-  internal::DeviceBuffer<float2> df(cnt0, "encode scratch factors");
+  internal::DeviceBuffer<float> df(3 * cnt0, "encode scratch factors");
   const unsigned long long init = ~0ull;
   TQ_CUDA_CHECK(cudaMemcpyAsync(sh.flag.get(), &init, sizeof(init), cudaMemcpyHostToDevice, sh.stream));
   for (size_t r = 0; r < n; r += batch) {
@@ -531,7 +540,9 @@ void GpuIndexTurboQuant::encode(size_t n, const float* x, uint8_t* codes) const 
     internal::EncodeTarget t;
     t.row_codes = dc.get();
     t.scan_tiles = dt.get();
-    t.factors = df.get();
+    t.norm = df.get();
+    t.renorm = df.get() + cnt0;
+    t.sqnorm = df.get() + 2 * cnt0;
     t.first = 0;
     t.bad_norm_row = sh.flag.get();
     internal::launch_encode(q, dx.get(), cnt, t, sh.stream);

@@ -150,7 +150,9 @@ __device__ void write_layout(const QuantView& q, const uint8_t* idx_s, const uin
     const uint8_t* code = code_s + size_t(t) * q.code_size;
     const float norm = load_norm(q, code);
     const float rho = q.renorm_offset >= 0 ? load_f32(code + q.renorm_offset) : 1.0f;
-    out.factors[vbase + t] = make_float2(norm, rho);
+    out.norm[vbase + t] = norm;
+    out.renorm[vbase + t] = __fdiv_rn(norm, rho);
+    out.sqnorm[vbase + t] = __fmul_rn(norm, norm);
   }
 }
 
@@ -442,7 +444,12 @@ void launch_prepare_queries(const QuantView& q, const float* queries, size_t nq,
                             int8_t* q8, float* qscale, __half* qhalf, float* sketch, cudaStream_t stream) {
   if (nq == 0) return;
   const size_t per = sizeof(float) * (row_ld(q.d) + 1);
-  const int vb = static_cast<int>(std::clamp<size_t>(kEncodeSmemTarget / per, 1, 32));
+  int dev = 0, sms = 1;
+  TQ_CUDA_CHECK(cudaGetDevice(&dev));
+  TQ_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  // Enough blocks to cover the GPU before packing several queries per block.
+  const size_t want = std::max<size_t>(1, nq / (2 * size_t(sms)));
+  const int vb = static_cast<int>(std::clamp<size_t>(std::min(kEncodeSmemTarget / per, want), 1, 32));
   const size_t smem = per * vb;
   TQ_CHECK(smem <= size_t(max_dynamic_smem()), "GPU query preparation: d = " << q.d << " needs " << smem
                                                                              << " bytes of shared memory per block");

@@ -25,7 +25,9 @@ namespace tqsearch::gpu::internal {
 struct EncodeTarget {
   uint8_t* row_codes = nullptr;  ///< (n, code_size) for these rows
   uint4* scan_tiles = nullptr;   ///< the shard's scan tiles (base)
-  float2* factors = nullptr;     ///< the shard's (‖x‖ as stored, ρ) per vector (base)
+  float* norm = nullptr;         ///< the shard's ‖x‖ (as stored) per vector (base)
+  float* renorm = nullptr;       ///< ‖x‖/ρ per vector (base)
+  float* sqnorm = nullptr;       ///< ‖x‖² per vector (base)
   size_t first = 0;              ///< shard-local index of row 0 of this call
   /// Encode only: set (atomicMin) to the shard-local index of a row whose norm overflows float. Not null.
   unsigned long long* bad_norm_row = nullptr;

@@ -101,9 +101,8 @@ __global__ void __launch_bounds__(kScanThreads) fused_scan_kernel(QuantView q, F
       }
       const size_t v = tile * kTile + lane;
       if (v < a.n) {
-        const float2 f = a.factors[v];
-        const float fv = a.renorm ? f.x / f.y : f.x;
-        const float nn = f.x * f.x;
+        const float fv = a.factor[v];
+        const float nn = a.l2 ? a.sqnorm[v] : 0.0f;
 #pragma unroll
         for (int i = 0; i < NQ; ++i) {
           if (i < a.nq) {
@@ -188,13 +187,18 @@ __global__ void dequant_fp16_kernel(QuantView q, const uint4* __restrict__ tiles
       vals[3] = w.w;
       nwords = 4;
     }
-    __half2* dst = reinterpret_cast<__half2*>(out + vl * q.dp + size_t(c) * (nwords * 4));
-    for (int k = 0; k < nwords; ++k) {
-      const uint32_t u = vals[k];
-      const float b0 = float(int8_t(u & 0xFF)), b1 = float(int8_t((u >> 8) & 0xFF));
-      const float b2 = float(int8_t((u >> 16) & 0xFF)), b3 = float(int8_t(u >> 24));
-      dst[2 * k] = __floats2half2_rn(b0, b1);
-      dst[2 * k + 1] = __floats2half2_rn(b2, b3);
+    // 4 int8 → 4 halves (8 bytes) per word; two words per 16-byte store.
+    uint4* dst = reinterpret_cast<uint4*>(out + vl * q.dp + size_t(c) * (nwords * 4));
+    for (int k = 0; k < nwords; k += 2) {
+      uint32_t h[4];
+      for (int w = 0; w < 2; ++w) {
+        const uint32_t u = vals[k + w];
+        const __half2 lo = __floats2half2_rn(float(int8_t(u & 0xFF)), float(int8_t((u >> 8) & 0xFF)));
+        const __half2 hi = __floats2half2_rn(float(int8_t((u >> 16) & 0xFF)), float(int8_t(u >> 24)));
+        h[2 * w] = *reinterpret_cast<const uint32_t*>(&lo);
+        h[2 * w + 1] = *reinterpret_cast<const uint32_t*>(&hi);
+      }
+      dst[k / 2] = make_uint4(h[0], h[1], h[2], h[3]);
     }
   }
 }

@@ -23,8 +23,8 @@ struct FusedScanArgs {
   size_t n = 0;                    ///< vectors in the shard
   const int8_t* q8 = nullptr;      ///< (nq, dp)
   const float* qscale = nullptr;   ///< (nq): Πq ≈ qscale·q8, so ⟨Πq, ŷ⟩ ≈ qscale·tscale·acc
-  const float2* factors = nullptr; ///< (n) (‖x‖, ρ)
-  bool renorm = false;
+  const float* factor = nullptr;   ///< (n) ‖x‖, or ‖x‖/ρ for the renorm estimator
+  const float* sqnorm = nullptr;   ///< (n) ‖x‖² (L2)
   bool l2 = false;
   int nq = 0;                      ///< queries in this pass (≤ the kernel's batch)
   int K = 0;

@@ -18,8 +18,32 @@ int pow2_at_least(int x) {
   return p;
 }
 
-__device__ __forceinline__ float to_float(half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(float v) { return v; }
+
+/// raw[u] = p[c + u] for c + u < end (16-byte loads when `vec` and the 8 elements are in range).
+__device__ __forceinline__ void load8(const half* p, size_t c, size_t end, bool vec, float raw[8]) {
+  if (vec && c + 8 <= end) {
+    const uint4 w = *reinterpret_cast<const uint4*>(p + c);
+    const half2* h = reinterpret_cast<const half2*>(&w);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __half22float2(h[i]);
+      raw[2 * i] = f.x;
+      raw[2 * i + 1] = f.y;
+    }
+    return;
+  }
+#pragma unroll
+  for (int u = 0; u < 8; ++u) raw[u] = c + u < end ? __half2float(p[c + u]) : 0.0f;
+}
+__device__ __forceinline__ void load8(const float* p, size_t c, size_t end, bool vec, float raw[8]) {
+  if (vec && c + 8 <= end) {
+    const float4 a = *reinterpret_cast<const float4*>(p + c), b = *reinterpret_cast<const float4*>(p + c + 4);
+    raw[0] = a.x, raw[1] = a.y, raw[2] = a.z, raw[3] = a.w, raw[4] = b.x, raw[5] = b.y, raw[6] = b.z, raw[7] = b.w;
+    return;
+  }
+#pragma unroll
+  for (int u = 0; u < 8; ++u) raw[u] = c + u < end ? p[c + u] : 0.0f;
+}
 
 template <typename T>
 __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __restrict__ scores, size_t ld, size_t len,
@@ -34,27 +58,25 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
   lists.K = K;
   lists.init(1);
   const int row = blockIdx.y;
-  const size_t seg_len = (len + gridDim.x - 1) / gridDim.x;
+  // Segments start on multiples of 8 so that rows with ld % 8 == 0 are read with 16-byte (fp16) loads.
+  const size_t seg_len = ((len + gridDim.x - 1) / gridDim.x + 7) / 8 * 8;
   const size_t c0 = min(len, size_t(blockIdx.x) * seg_len), c1 = min(len, c0 + seg_len);
   const T* rp = scores + size_t(row) * ld;
+  const bool vec = (ld % 8) == 0 && (reinterpret_cast<uintptr_t>(scores) % 16) == 0;
   const float rs = (tf.row_scale ? tf.row_scale[row] : 1.0f) * tf.scale_mult;
   const size_t per_round = size_t(kSelThreads) * kPerThread;
   for (size_t base = c0; base < c1; base += per_round) {
     const size_t cbeg = base + size_t(threadIdx.x) * kPerThread;
+    float raw[kPerThread];
+    load8(rp, cbeg, c1, vec, raw);
 #pragma unroll
     for (int u = 0; u < kPerThread; ++u) {
       const size_t c = cbeg + u;
       if (c < c1) {
         const int64_t v = id_base + int64_t(c);
-        float s = rs * to_float(rp[c]);
-        if (tf.factors != nullptr) {
-          const float2 f = tf.factors[v];
-          const float fv = tf.renorm ? f.x / f.y : f.x;
-          s = fv * s;
-          if (tf.l2) s = 2.0f * s - f.x * f.x;
-        } else if (tf.l2) {
-          s = 2.0f * s - tf.sqnorm[v];
-        }
+        float s = rs * raw[u];
+        if (tf.factor != nullptr) s = tf.factor[v] * s;
+        if (tf.l2) s = 2.0f * s - tf.sqnorm[v];
         lists.offer(0, s, static_cast<int32_t>(v));
       }
     }
@@ -65,9 +87,11 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
 
 constexpr int kMergeThreads = 512;
 
-/// Block (segment, row): best K of in[row·M + segment range) → out[(row·gridDim.x + segment)·K].
-__global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __restrict__ in, size_t M, int K, int B,
-                                                              Cand* out) {
+/// Block (segment, row): the row holds `nlists` lists of `len` candidates each, sorted best first; the block takes
+/// the lists of its segment and offers them rank by rank (all first entries, then all second entries, ...), so
+/// that the threshold is near its final value after the first round. Best K → out[(row·gridDim.x + segment)·K].
+__global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __restrict__ in, int nlists, int len, int K,
+                                                              int B, Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
   TopKLists lists;
   lists.buf = reinterpret_cast<Cand*>(smem);
@@ -76,13 +100,16 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
   lists.B = B;
   lists.K = K;
   lists.init(1);
-  const size_t seg_len = (M + gridDim.x - 1) / gridDim.x;
-  const size_t c0 = min(M, size_t(blockIdx.x) * seg_len), c1 = min(M, c0 + seg_len);
-  const Cand* rp = in + size_t(blockIdx.y) * M;
-  for (size_t base = c0; base < c1; base += blockDim.x) {
+  const int per_seg = (nlists + gridDim.x - 1) / gridDim.x;
+  const int l0 = min(nlists, int(blockIdx.x) * per_seg), l1 = min(nlists, l0 + per_seg);
+  const int L = l1 - l0;
+  const Cand* rp = in + size_t(blockIdx.y) * nlists * len;
+  const size_t total = size_t(L) * len;
+  for (size_t base = 0; base < total; base += blockDim.x) {
     const size_t c = base + threadIdx.x;
-    if (c < c1) {
-      const Cand x = rp[c];
+    if (c < total) {
+      const int r = static_cast<int>(c / L), l = l0 + static_cast<int>(c % L);
+      const Cand x = rp[size_t(l) * len + r];
       if (x.id >= 0) lists.offer(0, x.s, x.id);
     }
     lists.end_round(1, 1);
@@ -119,25 +146,26 @@ template void launch_select_scores<half>(const half*, size_t, size_t, int, int64
 template void launch_select_scores<float>(const float*, size_t, size_t, int, int64_t, const ScoreTransform&, int, int,
                                           Cand*, int, int, cudaStream_t);
 
-size_t merge_workspace(int nq, size_t M, int K) {
-  const int seg = merge_segments(M);
+size_t merge_workspace(int nq, int nlists, int len, int K) {
+  const int seg = merge_segments(size_t(nlists) * len);
   return seg > 1 ? size_t(nq) * seg * K : 0;
 }
 
-void launch_merge(const Cand* in, int nq, size_t M, int K, Cand* out, Cand* workspace, cudaStream_t stream) {
+void launch_merge(const Cand* in, int nq, int nlists, int len, int K, Cand* out, Cand* workspace,
+                  cudaStream_t stream) {
   if (nq == 0) return;
   TQ_CHECK(K >= 1 && K <= kMaxSelectK, "GPU merge: K must be in 1.." << kMaxSelectK << ", got " << K);
   const int B = pow2_at_least(K + kMergeThreads);
   const size_t smem = sizeof(Cand) * B + 16;
   set_smem(merge_kernel, smem);
-  const int seg = merge_segments(M);
-  if (seg > 1) {  // two levels: segments of each row in parallel, then their seg·K survivors
+  const int seg = std::min(merge_segments(size_t(nlists) * len), nlists);
+  if (seg > 1) {  // two levels: segments of each row's lists in parallel, then their seg sorted lists of K
     TQ_CHECK(workspace != nullptr, "GPU merge: missing workspace");
-    merge_kernel<<<dim3(seg, nq), kMergeThreads, smem, stream>>>(in, M, K, B, workspace);
+    merge_kernel<<<dim3(seg, nq), kMergeThreads, smem, stream>>>(in, nlists, len, K, B, workspace);
     TQ_CHECK_LAUNCH("merge_kernel");
-    merge_kernel<<<dim3(1, nq), kMergeThreads, smem, stream>>>(workspace, size_t(seg) * K, K, B, out);
+    merge_kernel<<<dim3(1, nq), kMergeThreads, smem, stream>>>(workspace, seg, K, K, B, out);
   } else {
-    merge_kernel<<<dim3(1, nq), kMergeThreads, smem, stream>>>(in, M, K, B, out);
+    merge_kernel<<<dim3(1, nq), kMergeThreads, smem, stream>>>(in, nlists, len, K, B, out);
   }
   TQ_CHECK_LAUNCH("merge_kernel");
 }

@@ -18,14 +18,12 @@ namespace tqsearch::gpu::internal {
 constexpr int kMaxSelectK = 2048;
 
 /// How a raw GEMM score of (query i, vector v) becomes a ranking score.
-///   s = row_scale[i]·scale_mult·raw;  TQ codes (factors != null): s ← f_v·s with f_v = ‖x‖ (or ‖x‖/ρ when renorm);
-///   L2: s ← 2·s − ‖x‖² (‖x‖² = factors.x² for codes, sqnorm[v] for raw vectors).
+///   s = row_scale[i]·scale_mult·raw;  TQ codes: s ← factor[v]·s;  L2: s ← 2·s − sqnorm[v].
 struct ScoreTransform {
   const float* row_scale = nullptr;  ///< (nq), null = 1; multiplied by scale_mult
   float scale_mult = 1.0f;
-  const float2* factors = nullptr;   ///< (‖x‖, ρ) per vector of the shard
-  const float* sqnorm = nullptr;     ///< ‖x‖² per vector (brute force L2)
-  bool renorm = false;
+  const float* factor = nullptr;     ///< TQ codes: ‖x‖ (or ‖x‖/ρ) per vector of the shard; null for raw vectors
+  const float* sqnorm = nullptr;     ///< ‖x‖² per vector (L2)
   bool l2 = false;
 };
 
@@ -37,10 +35,11 @@ void launch_select_scores(const T* scores, size_t ld, size_t len, int nq, int64_
                           int K, int segments, Cand* out, int out_lists_per_row, int list_offset,
                           cudaStream_t stream);
 
-/// For each row i < nq: the best K of in[i·M, i·M + M) (padding entries have id −1) → out[i·K, i·K + K), best
-/// first. Long rows are merged in two levels through `workspace` (merge_workspace() candidates; may be null when
-/// that is 0).
-size_t merge_workspace(int nq, size_t M, int K);
-void launch_merge(const Cand* in, int nq, size_t M, int K, Cand* out, Cand* workspace, cudaStream_t stream);
+/// For each row i < nq holding `nlists` lists of `len` candidates, each list sorted best first (padding entries
+/// have id −1): the best K → out[i·K, i·K + K), best first. Long rows are merged in two levels through
+/// `workspace` (merge_workspace() candidates; may be null when that is 0).
+size_t merge_workspace(int nq, int nlists, int len, int K);
+void launch_merge(const Cand* in, int nq, int nlists, int len, int K, Cand* out, Cand* workspace,
+                  cudaStream_t stream);
 
 }  // namespace tqsearch::gpu::internal

@@ -27,7 +27,9 @@ struct Shard {
 
   /// Capacity for at least `n` vectors, keeping the first `size` (codes, tiles, factors); new tiles zeroed.
   void reserve(size_t n);
-  size_t memory_bytes() const { return codes.bytes() + tiles.bytes() + factors.bytes(); }
+  size_t memory_bytes() const {
+    return codes.bytes() + tiles.bytes() + f_norm.bytes() + f_renorm.bytes() + f_sqnorm.bytes();
+  }
 
   int device;
   cudaStream_t stream = nullptr;
@@ -37,7 +39,7 @@ struct Shard {
   size_t capacity = 0;  // multiple of kTile
   DeviceBuffer<uint8_t> codes;   // capacity × code_size
   DeviceBuffer<uint4> tiles;     // capacity/32 × chunks × 32
-  DeviceBuffer<float2> factors;  // capacity
+  DeviceBuffer<float> f_norm, f_renorm, f_sqnorm;  // capacity: ‖x‖, ‖x‖/ρ, ‖x‖²
 
   // Workspace.
   DeviceBuffer<float> xbuf;
