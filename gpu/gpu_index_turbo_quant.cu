@@ -282,7 +282,9 @@ struct GpuIndexTurboQuant::Impl {
     out.assign(nq * size_t(k), Cand{-FLT_MAX, -1});
     qnorm.assign(nq, 0.0f);
     const int kcs = static_cast<int>(std::min<size_t>(kc, n));
-    const bool use_gemm = p.gemm_min_batch > 0 && nq >= size_t(p.gemm_min_batch);
+    const bool use_gemm = p.gemm_min_batch > 0   ? nq >= size_t(p.gemm_min_batch)
+                          : p.gemm_min_batch < 0 ? (nq >= 1024 && q.dp >= 512)
+                                                 : false;
     const bool want_sketch = p.estimator == Estimator::kQjl && p.rerank_factor > 0;
     sh.queries.resize(nq * d, "queries");
     sh.rotated.resize(nq * d, "rotated queries");
@@ -567,8 +569,8 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
                                                     << (params.estimator == Estimator::kRenorm ? "store_renorm" : "qjl"));
   TQ_CHECK(params.rerank_factor >= 0,
            "GpuIndexTurboQuant::search: rerank_factor must be >= 0, got " << params.rerank_factor);
-  TQ_CHECK(params.gemm_min_batch >= 0,
-           "GpuIndexTurboQuant::search: gemm_min_batch must be >= 0, got " << params.gemm_min_batch);
+  TQ_CHECK(params.gemm_min_batch >= -1,
+           "GpuIndexTurboQuant::search: gemm_min_batch must be >= -1 (-1 = automatic), got " << params.gemm_min_batch);
   const int d = impl_->d;
   check_finite_host(nq, d, queries, "GpuIndexTurboQuant::search: query");
   const bool l2 = impl_->metric == Metric::kL2;

@@ -258,9 +258,9 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
       r.gemm = variant < 2 && st.used_gemm;
       double bytes;
       if (variant < 2) {
-        // Fused scan: one pass over the codes per query batch of up to 32 (fewer when shared memory limits it);
-        // GEMM path: one pass per 4096 queries (dequantize) — report the code bytes read once per pass.
-        const size_t passes = r.gemm ? 1 : (nq + 31) / 32;
+        // Fused scan: one pass over the codes per 16 queries (the pass size shared memory allows here with
+        // K = 40); GEMM path: one dequantizing pass per 4096 queries — the code bytes read once per pass.
+        const size_t passes = r.gemm ? 1 : (nq + 15) / 16;
         bytes = code_bytes * passes;
       } else {
         bytes = double(nb) * d * 2;

@@ -115,18 +115,22 @@ __device__ void write_layout(const QuantView& q, const uint8_t* idx_s, const uin
   const int C = q.chunks;
   if (q.nibble) {
     const int nh_entries = q.num_high > 0 ? (1 << q.high_bits) : 0;
+    // Word (chunk c, quarter k) of vector v holds coordinates 32c + 4k + [0, 4) and 32c + 16 + 4k + [0, 4): the
+    // two int8x4 operands of an m16n8k32 B fragment. It goes to lane 4·(v mod 8) + k, component (v mod 32) / 8.
     const int wpr = q.dp / 8;  // words per row
     for (int e = threadIdx.x; e < nrows * wpr; e += blockDim.x) {
       const int t = e / wpr, w = e % wpr;
+      const int c = w / 4, k = w % 4;
       uint32_t tv[8];
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        const int j = 8 * w + i;
+        const int j = 32 * c + (i < 4 ? 4 * k + i : 16 + 4 * k + (i - 4));
         tv[i] = j < q.d ? uint32_t(idx_s[t * q.d + j]) + (j < q.num_high ? 0u : uint32_t(nh_entries)) : 0u;
       }
       const size_t v = vbase + t;
-      const size_t tile = v / kTile, lane = v % kTile;
-      words[((tile * C + w / 4) * kTile + lane) * 4 + (w % 4)] = pack_nibble_word(tv);
+      const size_t tile = v / kTile;
+      const int vl = static_cast<int>(v % kTile);
+      words[((tile * C + c) * kTile + 4 * (vl % 8) + k) * 4 + vl / 8] = pack_nibble_word(tv);
     }
   } else {
     const int wpr = q.dp / 4;

@@ -9,8 +9,10 @@
 /// load. Two element kinds:
 ///  - nibble mode (every coordinate's index fits a shared 16-entry table: integer rates ≤ 4 bits, or fractional
 ///    rates with 2^hi + 2^lo ≤ 16): 32 coordinates per chunk, 4 bits each, value = int8 table[t], t = idx
-///    (high-bit coordinates) or 2^hi + idx (low-bit coordinates of a fractional rate). Within each 32-bit word,
-///    for coordinates 8w..8w+7 with t_i = 8·h_i + l_i the bits are
+///    (high-bit coordinates) or 2^hi + idx (low-bit coordinates of a fractional rate). A chunk of a tile is laid
+///    out for int8 m16n8k32 tensor-core B fragments: lane 4g + k holds four words, word m for vector g + 8m,
+///    each with coordinates 4k..4k+3 and 16+4k..16+4k+3 of the chunk (b0, b1 after dequantization). Within a
+///    word, for its 8 coordinates with t_i = 8·h_i + l_i the bits are
 ///       [l0 h4 l1 h0 | l2 h5 l3 h1 | l4 h6 l5 h2 | l6 h7 l7 h3]   (l: 3 bits, h: 1 bit, LSB first)
 ///    so that two byte permutes select values by l and two sign-replicating permutes give the h masks.
 ///  - byte mode (anything else, up to 8 bits): 16 coordinates per chunk, one int8 value per coordinate.

@@ -17,6 +17,7 @@ constexpr size_t kScanSmemTarget = 112 * 1024;
 
 __device__ __forceinline__ uint4 load_stream(const uint4* p) { return __ldcs(p); }
 
+/// Byte mode (dp4a): NQ queries per pass; NIBBLE must be false (nibble mode runs mma_scan_kernel).
 template <int NQ, bool NIBBLE>
 __global__ void __launch_bounds__(kScanThreads) fused_scan_kernel(QuantView q, FusedScanArgs a, int B, Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
@@ -44,7 +45,7 @@ __global__ void __launch_bounds__(kScanThreads) fused_scan_kernel(QuantView q, F
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int C = q.chunks;
-  const uint32_t t0 = q.table_words[0], t1 = q.table_words[1], t2 = q.table_words[2], t3 = q.table_words[3];
+  static_assert(!NIBBLE, "nibble mode uses mma_scan_kernel");
   const size_t ntiles = (a.n + kTile - 1) / kTile;
   const size_t per_round = size_t(gridDim.x) * kScanWarps;
   const size_t rounds = (ntiles + per_round - 1) / per_round;
@@ -64,28 +65,7 @@ __global__ void __launch_bounds__(kScanThreads) fused_scan_kernel(QuantView q, F
         for (int u = 0; u < kUnroll; ++u) {
           const int c = c0 + u;
           if (c >= C) break;
-          if constexpr (NIBBLE) {
-            uint32_t v[8];
-            dequant_word(w[u].x, t0, t1, t2, t3, v[0], v[1]);
-            dequant_word(w[u].y, t0, t1, t2, t3, v[2], v[3]);
-            dequant_word(w[u].z, t0, t1, t2, t3, v[4], v[5]);
-            dequant_word(w[u].w, t0, t1, t2, t3, v[6], v[7]);
-#pragma unroll
-            for (int i = 0; i < NQ; ++i) {
-              const int4* qp = reinterpret_cast<const int4*>(q8s + size_t(i) * dp + size_t(c) * 32);
-              const int4 qx = qp[0], qy = qp[1];
-              int s = acc[i];
-              s = __dp4a(int(v[0]), qx.x, s);
-              s = __dp4a(int(v[1]), qx.y, s);
-              s = __dp4a(int(v[2]), qx.z, s);
-              s = __dp4a(int(v[3]), qx.w, s);
-              s = __dp4a(int(v[4]), qy.x, s);
-              s = __dp4a(int(v[5]), qy.y, s);
-              s = __dp4a(int(v[6]), qy.z, s);
-              s = __dp4a(int(v[7]), qy.w, s);
-              acc[i] = s;
-            }
-          } else {
+          {  // byte mode: one int8 value per coordinate, 16 per chunk
 #pragma unroll
             for (int i = 0; i < NQ; ++i) {
               const int4 qx = *reinterpret_cast<const int4*>(q8s + size_t(i) * dp + size_t(c) * 16);
@@ -118,47 +98,155 @@ __global__ void __launch_bounds__(kScanThreads) fused_scan_kernel(QuantView q, F
   lists.write(a.nq, out + size_t(blockIdx.x) * a.K, static_cast<int>(gridDim.x) * a.K);
 }
 
-template <int NQ, bool NIBBLE>
-void launch_one(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
-                cudaStream_t stream) {
-  auto kernel = fused_scan_kernel<NQ, NIBBLE>;
+
+__device__ __forceinline__ void mma_s8(int d[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                       uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+/// Nibble mode on int8 tensor cores. A warp takes a tile of 32 vectors; per 32-coordinate chunk each lane loads 16
+/// bytes (the B fragments of 4 n-blocks of 8 vectors), dequantizes them with byte permutes, and issues
+/// m16n8k32 products against 16·NG queries (A fragments from shared memory, rows padded to avoid bank conflicts).
+/// Lane (g, t) ends with the scores of queries g, g+8 (+16·group) for vectors 8m + 2t, 8m + 2t + 1.
+template <int NG>
+__global__ void __launch_bounds__(kScanThreads) mma_scan_kernel(QuantView q, FusedScanArgs a, int B, int ldq,
+                                                                Cand* out) {
+  constexpr int NQ = 16 * NG;
+  extern __shared__ __align__(16) unsigned char smem[];
+  int8_t* q8s = reinterpret_cast<int8_t*>(smem);
+  const int dp = q.dp;
+  TopKLists lists;
+  lists.buf = reinterpret_cast<Cand*>(smem + size_t(NQ) * ldq);
+  lists.cnt = reinterpret_cast<int*>(lists.buf + size_t(a.nq) * B);
+  lists.thr = reinterpret_cast<float*>(lists.cnt + a.nq);
+  lists.B = B;
+  lists.K = a.K;
+  for (int e = threadIdx.x; e < NQ * ldq / 4; e += blockDim.x) {
+    const int i = e / (ldq / 4), c4 = e % (ldq / 4);
+    int v = 0;
+    if (i < a.nq && 4 * c4 < dp) v = *reinterpret_cast<const int*>(a.q8 + size_t(i) * dp + 4 * c4);
+    reinterpret_cast<int*>(q8s)[e] = v;
+  }
+  lists.init(a.nq);  // includes a barrier
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  float qa[2 * NG];
+#pragma unroll
+  for (int h = 0; h < 2 * NG; ++h) {
+    const int row = 8 * h + g;  // rows g, g+8, g+16, g+24
+    qa[h] = row < a.nq ? a.qscale[row] * q.tscale : 0.0f;
+  }
+  const int C = q.chunks;
+  const uint32_t t0 = q.table_words[0], t1 = q.table_words[1], t2 = q.table_words[2], t3 = q.table_words[3];
+  const size_t ntiles = (a.n + kTile - 1) / kTile;
+  const size_t per_round = size_t(gridDim.x) * kScanWarps;
+  const size_t rounds = (ntiles + per_round - 1) / per_round;
+  const int8_t* arow = q8s + size_t(g) * ldq + 4 * t;
+  for (size_t r = 0; r < rounds; ++r) {
+    const size_t tile = (r * gridDim.x + blockIdx.x) * kScanWarps + warp;
+    if (tile < ntiles) {
+      int acc[NG][4][4];
+#pragma unroll
+      for (int x = 0; x < NG; ++x)
+#pragma unroll
+        for (int m = 0; m < 4; ++m)
+#pragma unroll
+          for (int y = 0; y < 4; ++y) acc[x][m][y] = 0;
+      const uint4* tp = a.tiles + tile * size_t(C) * kTile + lane;
+      for (int c0 = 0; c0 < C; c0 += kUnroll) {
+        uint4 w[kUnroll];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u)
+          if (c0 + u < C) w[u] = load_stream(tp + size_t(c0 + u) * kTile);
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          const int c = c0 + u;
+          if (c >= C) break;
+          uint32_t b[4][2];
+          dequant_word(w[u].x, t0, t1, t2, t3, b[0][0], b[0][1]);
+          dequant_word(w[u].y, t0, t1, t2, t3, b[1][0], b[1][1]);
+          dequant_word(w[u].z, t0, t1, t2, t3, b[2][0], b[2][1]);
+          dequant_word(w[u].w, t0, t1, t2, t3, b[3][0], b[3][1]);
+#pragma unroll
+          for (int x = 0; x < NG; ++x) {
+            const int8_t* ap = arow + size_t(16 * x) * ldq + 32 * c;
+            const uint32_t a0 = *reinterpret_cast<const uint32_t*>(ap);
+            const uint32_t a1 = *reinterpret_cast<const uint32_t*>(ap + 8 * ldq);
+            const uint32_t a2 = *reinterpret_cast<const uint32_t*>(ap + 16);
+            const uint32_t a3 = *reinterpret_cast<const uint32_t*>(ap + 8 * ldq + 16);
+#pragma unroll
+            for (int m = 0; m < 4; ++m) mma_s8(acc[x][m], a0, a1, a2, a3, b[m][0], b[m][1]);
+          }
+        }
+      }
+#pragma unroll
+      for (int m = 0; m < 4; ++m) {
+#pragma unroll
+        for (int e2 = 0; e2 < 2; ++e2) {
+          const size_t v = tile * kTile + 8 * m + 2 * t + e2;
+          if (v < a.n) {
+            const float fv = a.factor[v];
+            const float nn = a.l2 ? a.sqnorm[v] : 0.0f;
+#pragma unroll
+            for (int x = 0; x < NG; ++x) {
+#pragma unroll
+              for (int hh = 0; hh < 2; ++hh) {
+                const int row = 16 * x + 8 * hh + g;
+                if (row < a.nq) {
+                  float s = fv * (qa[2 * x + hh] * float(acc[x][m][2 * hh + e2]));
+                  if (a.l2) s = 2.0f * s - nn;
+                  lists.offer(row, s, static_cast<int32_t>(v));
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    lists.end_round(a.nq, 1);
+  }
+  lists.write(a.nq, out + size_t(blockIdx.x) * a.K, static_cast<int>(gridDim.x) * a.K);
+}
+
+template <int NQ>
+void launch_dp4a(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
+                 cudaStream_t stream) {
+  auto kernel = fused_scan_kernel<NQ, false>;
   TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(plan.smem)));
   kernel<<<plan.blocks, kScanThreads, plan.smem, stream>>>(q, args, plan.B, out);
   TQ_CHECK_LAUNCH("fused_scan_kernel");
 }
 
-template <bool NIBBLE>
-void dispatch(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
-              cudaStream_t stream) {
-  switch (plan.batch) {
-    case 1: return launch_one<1, NIBBLE>(q, plan, args, out, stream);
-    case 2: return launch_one<2, NIBBLE>(q, plan, args, out, stream);
-    case 4: return launch_one<4, NIBBLE>(q, plan, args, out, stream);
-    case 8: return launch_one<8, NIBBLE>(q, plan, args, out, stream);
-    case 16: return launch_one<16, NIBBLE>(q, plan, args, out, stream);
-    case 32: return launch_one<32, NIBBLE>(q, plan, args, out, stream);
-    default: TQ_THROW("GPU fused scan: unsupported query batch " << plan.batch);
-  }
+template <int NG>
+void launch_mma(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
+                cudaStream_t stream) {
+  auto kernel = mma_scan_kernel<NG>;
+  TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(plan.smem)));
+  kernel<<<plan.blocks, kScanThreads, plan.smem, stream>>>(q, args, plan.B, plan.ldq, out);
+  TQ_CHECK_LAUNCH("mma_scan_kernel");
 }
 
-template <int NQ, bool NIBBLE>
-int occupancy(size_t smem) {
+template <typename K>
+int occupancy_of(K kernel, size_t smem) {
   int blocks = 0;
-  auto kernel = fused_scan_kernel<NQ, NIBBLE>;
   TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
   TQ_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kScanThreads, smem));
   return blocks;
 }
 
-template <bool NIBBLE>
-int occupancy_for(int batch, size_t smem) {
+int occupancy_for(const QuantView& q, int batch, size_t smem) {
+  if (q.nibble) return batch > 16 ? occupancy_of(mma_scan_kernel<2>, smem) : occupancy_of(mma_scan_kernel<1>, smem);
   switch (batch) {
-    case 1: return occupancy<1, NIBBLE>(smem);
-    case 2: return occupancy<2, NIBBLE>(smem);
-    case 4: return occupancy<4, NIBBLE>(smem);
-    case 8: return occupancy<8, NIBBLE>(smem);
-    case 16: return occupancy<16, NIBBLE>(smem);
-    default: return occupancy<32, NIBBLE>(smem);
+    case 1: return occupancy_of(fused_scan_kernel<1, false>, smem);
+    case 2: return occupancy_of(fused_scan_kernel<2, false>, smem);
+    case 4: return occupancy_of(fused_scan_kernel<4, false>, smem);
+    case 8: return occupancy_of(fused_scan_kernel<8, false>, smem);
+    case 16: return occupancy_of(fused_scan_kernel<16, false>, smem);
+    default: return occupancy_of(fused_scan_kernel<32, false>, smem);
   }
 }
 
@@ -171,16 +259,18 @@ __global__ void dequant_fp16_kernel(QuantView q, const uint4* __restrict__ tiles
     const size_t vl = e / C;
     const int c = static_cast<int>(e % C);
     const size_t v = v0 + vl;
-    const uint4 w = tiles[((v / kTile) * C + c) * kTile + (v % kTile)];
-    uint32_t vals[8];
+    uint32_t vals[8];  // int8x4 of coordinates 4i..4i+3 of the chunk
     int nwords;
     if (q.nibble) {
-      dequant_word(w.x, t0, t1, t2, t3, vals[0], vals[1]);
-      dequant_word(w.y, t0, t1, t2, t3, vals[2], vals[3]);
-      dequant_word(w.z, t0, t1, t2, t3, vals[4], vals[5]);
-      dequant_word(w.w, t0, t1, t2, t3, vals[6], vals[7]);
+      const uint32_t* words = reinterpret_cast<const uint32_t*>(tiles);
+      const int lv = static_cast<int>(v % kTile);
+      for (int k = 0; k < 4; ++k) {
+        const uint32_t w = words[(((v / kTile) * C + c) * kTile + 4 * (lv % 8) + k) * 4 + lv / 8];
+        dequant_word(w, t0, t1, t2, t3, vals[k], vals[4 + k]);
+      }
       nwords = 8;
     } else {
+      const uint4 w = tiles[((v / kTile) * C + c) * kTile + (v % kTile)];
       vals[0] = w.x;
       vals[1] = w.y;
       vals[2] = w.z;
@@ -211,19 +301,31 @@ FusedScanPlan plan_fused_scan(const QuantView& q, size_t n, int nq, int K) {
   int B = 1;
   while (B < K + kScanThreads) B *= 2;
   p.B = B;
-  int want = 1;
-  while (want < nq && want < 32) want *= 2;
-  p.batch = want;
-  auto smem_of = [&](int batch) { return size_t(batch) * q.dp + size_t(batch) * B * sizeof(Cand) + 8 * batch + 16; };
-  while (p.batch > 1 && smem_of(p.batch) > kScanSmemTarget) p.batch /= 2;
-  p.smem = smem_of(p.batch);
+  if (q.nibble) {  // tensor-core scan: 16 or 32 queries per pass, lists only for the queries present
+    p.ldq = q.dp + 16;
+    p.batch = nq > 16 ? 32 : 16;
+    auto smem_of = [&](int batch) {
+      const int lists = std::min(nq, batch);
+      return size_t(batch) * p.ldq + size_t(lists) * B * sizeof(Cand) + 8 * size_t(lists) + 16;
+    };
+    if (p.batch == 32 && smem_of(32) > kScanSmemTarget) p.batch = 16;
+    p.smem = smem_of(p.batch);
+  } else {
+    p.ldq = q.dp;
+    int want = 1;
+    while (want < nq && want < 32) want *= 2;
+    p.batch = want;
+    auto smem_of = [&](int batch) { return size_t(batch) * q.dp + size_t(batch) * B * sizeof(Cand) + 8 * batch + 16; };
+    while (p.batch > 1 && smem_of(p.batch) > kScanSmemTarget) p.batch /= 2;
+    p.smem = smem_of(p.batch);
+  }
   int dev = 0, sms = 0, optin = 0;
   TQ_CUDA_CHECK(cudaGetDevice(&dev));
   TQ_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
   TQ_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
   TQ_CHECK(p.smem <= size_t(optin), "GPU fused scan: needs " << p.smem << " bytes of shared memory (K = " << K
                                                              << ", d = " << q.d << "), the device allows " << optin);
-  const int occ = std::max(1, q.nibble ? occupancy_for<true>(p.batch, p.smem) : occupancy_for<false>(p.batch, p.smem));
+  const int occ = std::max(1, occupancy_for(q, p.batch, p.smem));
   const size_t ntiles = (n + kTile - 1) / kTile;
   const size_t need = (ntiles + kScanWarps - 1) / kScanWarps;
   p.blocks = static_cast<int>(std::max<size_t>(1, std::min<size_t>(need, size_t(sms) * occ)));
@@ -235,9 +337,17 @@ void launch_fused_scan(const QuantView& q, const FusedScanPlan& plan, const Fuse
   if (args.nq == 0) return;
   TQ_CHECK(args.nq <= plan.batch, "GPU fused scan: " << args.nq << " queries exceed the pass size " << plan.batch);
   if (q.nibble) {
-    dispatch<true>(q, plan, args, out, stream);
-  } else {
-    dispatch<false>(q, plan, args, out, stream);
+    if (plan.batch > 16) return launch_mma<2>(q, plan, args, out, stream);
+    return launch_mma<1>(q, plan, args, out, stream);
+  }
+  switch (plan.batch) {
+    case 1: return launch_dp4a<1>(q, plan, args, out, stream);
+    case 2: return launch_dp4a<2>(q, plan, args, out, stream);
+    case 4: return launch_dp4a<4>(q, plan, args, out, stream);
+    case 8: return launch_dp4a<8>(q, plan, args, out, stream);
+    case 16: return launch_dp4a<16>(q, plan, args, out, stream);
+    case 32: return launch_dp4a<32>(q, plan, args, out, stream);
+    default: TQ_THROW("GPU fused scan: unsupported query batch " << plan.batch);
   }
 }
 

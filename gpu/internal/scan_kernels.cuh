@@ -3,8 +3,9 @@
 /// @file
 /// Scans of the GPU scan layout (gpu_quantizer.cuh).
 ///  - Fused scan for small batches: each warp streams a tile (one coalesced 16-byte load per lane and chunk),
-///    dequantizes through the int8 table (byte permutes), accumulates int8 dot products (dp4a) for up to 32
-///    queries held in shared memory, and feeds a block top-K per query; each block writes its K best per query.
+///    dequantizes through the int8 table (byte permutes) and feeds a block top-K per query; each block writes its
+///    K best per query. Nibble mode multiplies on int8 tensor cores (mma m16n8k32, 16 or 32 queries per pass);
+///    byte mode uses dp4a (up to 32 queries per pass).
 ///  - Dequantization of tiles to fp16 rows for the GEMM path.
 
 #include <cuda_fp16.h>
@@ -35,6 +36,7 @@ struct FusedScanPlan {
   int batch = 0;       ///< queries per kernel launch (1, 2, 4, 8, 16 or 32)
   int blocks = 0;      ///< grid size; the kernel writes blocks·K candidates per query
   int B = 0;           ///< top-K buffer per query
+  int ldq = 0;         ///< shared-memory row stride of the int8 queries
   size_t smem = 0;
 };
 
