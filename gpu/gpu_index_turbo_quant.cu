@@ -283,7 +283,7 @@ struct GpuIndexTurboQuant::Impl {
     qnorm.assign(nq, 0.0f);
     const int kcs = static_cast<int>(std::min<size_t>(kc, n));
     const bool use_gemm = p.gemm_min_batch > 0   ? nq >= size_t(p.gemm_min_batch)
-                          : p.gemm_min_batch < 0 ? (nq >= 1024 && q.dp >= 512)
+                          : p.gemm_min_batch < 0 ? (nq >= 128 && q.dp >= 512)
                                                  : false;
     const bool want_sketch = p.estimator == Estimator::kQjl && p.rerank_factor > 0;
     sh.queries.resize(nq * d, "queries");

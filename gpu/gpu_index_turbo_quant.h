@@ -43,8 +43,9 @@ struct GpuSearchParams {
   int rerank_factor = 4;  ///< rescore the best k·rerank_factor scan candidates in float; 0 = no rerank
   int rerank_min = 16;    ///< ...but at least this many (when rerank_factor > 0)
   /// Batches of at least this many queries use dequantize-to-fp16 + cuBLAS GEMM instead of the fused scan;
-  /// 0 = never; −1 = automatic (GEMM from 1024 queries when the padded d is at least 512: there the tensor-core
-  /// GEMM of the dequantized tiles beats repeated passes of the fused scan; measured in bench/gpu).
+  /// 0 = never; −1 = automatic (GEMM from 128 queries when the padded d is at least 512: there the tensor-core
+  /// GEMM of the dequantized tiles beats repeated passes of the fused scan; below, repeated fused passes win —
+  /// measured in bench/gpu, see bench/RESULTS.md).
   int gemm_min_batch = -1;
   /// Record CUDA events between the stages and report their times in GpuSearchStats (benchmarks).
   bool collect_timings = false;

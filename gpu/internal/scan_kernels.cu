@@ -301,14 +301,14 @@ FusedScanPlan plan_fused_scan(const QuantView& q, size_t n, int nq, int K) {
   int B = 1;
   while (B < K + kScanThreads) B *= 2;
   p.B = B;
-  if (q.nibble) {  // tensor-core scan: 16 or 32 queries per pass, lists only for the queries present
+  if (q.nibble) {  // tensor-core scan: up to 16 (one A tile) or 32 (two) queries per pass
     p.ldq = q.dp + 16;
-    p.batch = nq > 16 ? 32 : 16;
     auto smem_of = [&](int batch) {
-      const int lists = std::min(nq, batch);
-      return size_t(batch) * p.ldq + size_t(lists) * B * sizeof(Cand) + 8 * size_t(lists) + 16;
+      const int rows = batch > 16 ? 32 : 16;
+      return size_t(rows) * p.ldq + size_t(batch) * B * sizeof(Cand) + 8 * size_t(batch) + 16;
     };
-    if (p.batch == 32 && smem_of(32) > kScanSmemTarget) p.batch = 16;
+    p.batch = std::min(std::max(nq, 1), 32);
+    while (p.batch > 1 && smem_of(p.batch) > kScanSmemTarget) p.batch = p.batch > 16 ? 16 : p.batch - 1;
     p.smem = smem_of(p.batch);
   } else {
     p.ldq = q.dp;

@@ -33,7 +33,7 @@ struct FusedScanArgs {
 
 /// Plan of a fused scan pass: queries per pass (template batch), blocks, shared memory.
 struct FusedScanPlan {
-  int batch = 0;       ///< queries per kernel launch (1, 2, 4, 8, 16 or 32)
+  int batch = 0;       ///< queries per kernel launch (nibble: 1..32; byte: 1, 2, 4, 8, 16 or 32)
   int blocks = 0;      ///< grid size; the kernel writes blocks·K candidates per query
   int B = 0;           ///< top-K buffer per query
   int ldq = 0;         ///< shared-memory row stride of the int8 queries
