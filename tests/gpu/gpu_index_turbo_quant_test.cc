@@ -122,7 +122,9 @@ void check_default_rerank(const std::string& what, int d, const std::vector<floa
                           Metric metric, const TurboQuantizerOptions& o, Estimator est, double min_agree) {
   const size_t n = x.size() / d, nq = q.size() / d;
   const int k = 10;
-  GpuIndexTurboQuant index(d, o, metric);
+  GpuIndexConfig one;  // one shard, as the CPU index: several shards rerank k·rerank_factor candidates each
+  one.devices = {0};
+  GpuIndexTurboQuant index(d, o, metric, one);
   index.add(n, x.data());
   const std::vector<uint8_t> codes = index.codes();
   FlatSearchParams cp;
