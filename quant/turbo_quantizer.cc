@@ -2,6 +2,7 @@
 #include "quant/turbo_quantizer.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -122,8 +123,7 @@ void TurboQuantizer::encode_one(const float* x, uint8_t* code, float* scratch) c
   } else {
     store_f32(code + norm_offset_, norm);
   }
-  if (norm == 0 || !std::isfinite(norm)) {  // zero vector: all estimates are 0; ρ = 1 keeps them finite
-    TQ_CHECK(norm == 0, "TurboQuantizer::encode: vector norm overflows float (" << ss << ")");
+  if (norm == 0) {  // zero vector: all estimates are 0; ρ = 1 keeps them finite (overflow was rejected upfront)
     if (options_.store_renorm) store_f32(code + renorm_offset_, 1.0f);
     return;
   }
@@ -195,24 +195,33 @@ void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
   if (n == 0) return;
   TQ_CHECK(x != nullptr && codes != nullptr, "TurboQuantizer::encode: null input or output pointer");
   // Validate first so that a bad row loses nothing (no partial output is relied upon).
+  // Nothing may throw inside the OpenMP regions below (an exception leaving one terminates the process): every
+  // row is checked here first — finite values, and a norm that fits in a float.
   int64_t bad_row = -1;
 #pragma omp parallel for if (n * d_ > 100000) schedule(static)
   for (size_t i = 0; i < n; ++i) {
     const float* row = x + i * d_;
+    double ss = 0;
+    bool bad = false;
     for (int j = 0; j < d_; ++j) {
       if (!std::isfinite(row[j])) {
-#pragma omp critical(tq_bad_row)
-        if (bad_row < 0 || int64_t(i) < bad_row) bad_row = int64_t(i);
+        bad = true;
         break;
       }
+      ss += double(row[j]) * row[j];
+    }
+    if (bad || std::sqrt(ss) > double(FLT_MAX)) {
+#pragma omp critical(tq_bad_row)
+      if (bad_row < 0 || int64_t(i) < bad_row) bad_row = int64_t(i);
     }
   }
   if (bad_row >= 0) {
     const float* row = x + size_t(bad_row) * d_;
     int j = 0;
-    while (std::isfinite(row[j])) ++j;
-    TQ_THROW("TurboQuantizer::encode: row " << bad_row << " has a non-finite value (" << row[j] << ") at column "
-                                            << j << "; only finite floats can be encoded");
+    while (j < d_ && std::isfinite(row[j])) ++j;
+    TQ_CHECK(j == d_, "TurboQuantizer::encode: row " << bad_row << " has a non-finite value (" << row[j]
+                                                     << ") at column " << j << "; only finite floats can be encoded");
+    TQ_THROW("TurboQuantizer::encode: row " << bad_row << " has a norm above FLT_MAX; scale the vectors down");
   }
 #pragma omp parallel if (n > 64)
   {

@@ -284,3 +284,24 @@ TEST(TurboQuantizer, OptimizeCosineNeverLowersTheCosine) {
 
 }  // namespace
 }  // namespace tqsearch
+
+namespace tqsearch {
+namespace {
+
+TEST(TurboQuantizer, RejectsNormOverflowWithoutTerminating) {
+  const int d = 64;
+  const size_t n = 5000;  // large enough for the parallel path
+  auto x = testing::gaussian(n, d, 12);
+  for (int j = 0; j < d; ++j) x[4321 * d + j] = 3e38f;  // finite values, norm > FLT_MAX
+  TurboQuantizer tq(d);
+  std::vector<uint8_t> codes(n * tq.code_size());
+  try {
+    tq.encode(n, x.data(), codes.data());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 4321"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tqsearch
