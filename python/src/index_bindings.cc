@@ -298,7 +298,15 @@ Objects of this class come from index_factory / read_index when the index is a p
             return out;
           },
           "codes"_a, "Decode (n, code_size) uint8 codes to (n, d) float32 vectors.")
-      .def("__repr__", [](const faiss::Index& s) { return repr_of(s, "Index"); });
+      .def("__repr__", [](const faiss::Index& s) { return repr_of(s, "Index"); })
+      .def(
+          "__reduce__",
+          [](py::handle self) {
+            py::module_ core = py::module_::import("tqsearch._core");
+            return py::make_tuple(core.attr("deserialize_index"),
+                                  py::make_tuple(core.attr("serialize_index")(self).attr("tobytes")()));
+          },
+          "Pickle support (and copy.deepcopy): the index travels as its serialize_index bytes.");
   add_search(cls);
 }
 

@@ -142,3 +142,16 @@ def test_read_fvecs_agrees_with_a_plain_numpy_parse(siftsmall):
     np.testing.assert_array_equal(x, ref)
     gt = tqsearch.read_ivecs(siftsmall / "groundtruth.ivecs")
     assert gt.shape == (100, 100) and gt.min() >= 0 and gt.max() < len(x)
+
+
+@pytest.mark.parametrize("description", ["TQ4,QJL", "IDMap,TQ2", "Flat"])
+def test_pickle_and_deepcopy_give_an_independent_equal_index(gaussian, description):
+    import copy
+    import pickle
+    xb, xq = gaussian
+    index = filled(description, xb)
+    for clone in (pickle.loads(pickle.dumps(index)), copy.deepcopy(index)):
+        assert type(clone) is type(index) and clone.ntotal == index.ntotal
+        np.testing.assert_array_equal(clone.search(xq, 5)[1], index.search(xq, 5)[1])
+        clone.reset()
+        assert index.ntotal == len(xb)
