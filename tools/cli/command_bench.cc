@@ -114,6 +114,9 @@ CommandSpec bench_command_spec() {
       "recall@1 = fraction of queries whose top result is the true nearest neighbor; K-R@K = |top-K ∩ true "
       "top-K| / K;\nrecall@1@k = fraction of queries whose true nearest neighbor is in the top k.\n"
       "Build time = training (PQ, SQ, IVF; on --train-size sampled vectors) + adding all base vectors.\n"
+      "QPS = nq / wall time of one search call over all queries (best of 3 runs, after a warm-up).\n"
+      "FAISS's factory trains PQ<M> (8-bit) with polysemous training, which costs much time and does not change\n"
+      "PQ recall: write PQ<M>np to skip it.\n"
       "Example:\n"
       "  tqsearch bench --base ../shared/data/glove-100-angular/base.fvecs \\\n"
       "    --queries ../shared/data/glove-100-angular/query.fvecs \\\n"
@@ -262,9 +265,17 @@ int run_bench(const ParsedArgs& args) {
       // Warm-up (page faults, lazily built tables), then one timed batch of all queries.
       index->search(faiss::Index::idx_t(std::min<size_t>(nq, 16)), queries.data.data(), faiss::Index::idx_t(k_search), dist.data(),
                     ids.data());
-      const double s0 = now_seconds();
-      index->search(faiss::Index::idx_t(nq), queries.data.data(), faiss::Index::idx_t(k_search), dist.data(), ids.data());
-      const double search_s = now_seconds() - s0;
+      // Best of up to 3 timed runs (this machine is shared: the minimum is the least disturbed); one run when a
+      // run takes over 5 s. Every run returns the same results.
+      double search_s = 0;
+      for (int run = 0; run < 3; ++run) {
+        const double s0 = now_seconds();
+        index->search(faiss::Index::idx_t(nq), queries.data.data(), faiss::Index::idx_t(k_search), dist.data(),
+                      ids.data());
+        const double s = now_seconds() - s0;
+        search_s = run == 0 ? s : std::min(search_s, s);
+        if (s > 5.0) break;
+      }
       BenchResult r;
       r.spec = spec;
       r.threads = int(t);
