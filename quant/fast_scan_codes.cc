@@ -160,4 +160,9 @@ void accumulators_to_scores(SimdLevel level, const int32_t* acc, size_t n, const
   accumulators_to_scores_scalar(acc, n, mult, add, scale, bias, scores);
 }
 
+size_t positions_above(SimdLevel level, const float* scores, size_t n, float threshold, uint32_t* out) {
+  if (level >= SimdLevel::kAvx2) return positions_above_avx2(scores, n, threshold, out);
+  return positions_above_scalar(scores, n, threshold, out);
+}
+
 }  // namespace tqsearch::internal

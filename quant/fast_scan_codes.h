@@ -122,5 +122,10 @@ void accumulators_to_scores_scalar(const int32_t* acc, size_t n, const float* mu
 void accumulators_to_scores_avx2(const int32_t* acc, size_t n, const float* mult, const float* add, float scale,
                                  float bias, float* scores);
 
+/// Writes the positions v < n with scores[v] > threshold, in increasing order, to `out`; returns their count.
+size_t positions_above(SimdLevel level, const float* scores, size_t n, float threshold, uint32_t* out);
+size_t positions_above_scalar(const float* scores, size_t n, float threshold, uint32_t* out);
+size_t positions_above_avx2(const float* scores, size_t n, float threshold, uint32_t* out);
+
 }  // namespace internal
 }  // namespace tqsearch

@@ -128,6 +128,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
                   size_t b0, size_t b1, std::vector<TopK>& heaps) {
     std::vector<int32_t> acc(size_t(nb) * kChunkBlocks * 32);
     std::vector<float> scores(kChunkBlocks * 32);
+    std::vector<uint32_t> pos(kChunkBlocks * 32);
     std::vector<const void*> lp(nb);
     for (int i = 0; i < nb; ++i) {
       const QueryLut& L = luts[q0 + i];
@@ -145,12 +146,11 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
         internal::accumulators_to_scores(params.level, acc.data() + size_t(i) * kChunkBlocks * 32, nv, mult + v0,
                                          add ? add + v0 : nullptr, L.scale, L.bias, scores.data());
         TopK& h = heaps[i];
-        float thr = h.threshold();
-        for (size_t v = 0; v < nv; ++v) {
-          if (scores[v] > thr) {
-            h.push(scores[v], int64_t(v0 + v));
-            thr = h.threshold();
-          }
+        // Positions above the threshold at the start of the chunk; the threshold only rises, so re-check.
+        const size_t m = internal::positions_above(params.level, scores.data(), nv, h.threshold(), pos.data());
+        for (size_t t = 0; t < m; ++t) {
+          const uint32_t v = pos[t];
+          if (scores[v] > h.threshold()) h.push(scores[v], int64_t(v0 + v));
         }
       }
     }

@@ -142,4 +142,20 @@ void accumulators_to_scores_avx2(const int32_t* acc, size_t n, const float* mult
   accumulators_to_scores_scalar(acc + v, n - v, mult + v, add ? add + v : nullptr, scale, bias, scores + v);
 }
 
+size_t positions_above_avx2(const float* scores, size_t n, float threshold, uint32_t* out) {
+  // Most blocks of 8 have no score above the running threshold: one compare and one movemask skip them.
+  const __m256 t = _mm256_set1_ps(threshold);
+  size_t m = 0, v = 0;
+  for (; v + 8 <= n; v += 8) {
+    unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(scores + v), t, _CMP_GT_OQ)));
+    while (mask) {
+      out[m++] = static_cast<uint32_t>(v + __builtin_ctz(mask));
+      mask &= mask - 1;
+    }
+  }
+  for (; v < n; ++v)
+    if (scores[v] > threshold) out[m++] = static_cast<uint32_t>(v);
+  return m;
+}
+
 }  // namespace tqsearch::internal

@@ -52,4 +52,11 @@ void accumulators_to_scores_scalar(const int32_t* acc, size_t n, const float* mu
   }
 }
 
+size_t positions_above_scalar(const float* scores, size_t n, float threshold, uint32_t* out) {
+  size_t m = 0;
+  for (size_t v = 0; v < n; ++v)
+    if (scores[v] > threshold) out[m++] = static_cast<uint32_t>(v);
+  return m;
+}
+
 }  // namespace tqsearch::internal

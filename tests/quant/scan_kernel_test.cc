@@ -121,3 +121,29 @@ TEST(FastScanCodes, GroupsFollowTheBitAllocation) {
 
 }  // namespace
 }  // namespace tqsearch
+
+namespace tqsearch {
+namespace {
+
+class PositionsAbove : public ::testing::TestWithParam<SimdLevel> {};
+
+TEST_P(PositionsAbove, MatchesScalarIncludingTails) {
+  const SimdLevel level = GetParam();
+  if (!simd_level_supported(level)) GTEST_SKIP() << simd_level_name(level) << " not supported by this CPU";
+  auto s = testing::gaussian(1000, 1, 3);
+  s[17] = 0.5f;  // a value equal to the threshold is not above it
+  for (size_t n : {0u, 1u, 7u, 8u, 9u, 63u, 1000u}) {
+    std::vector<uint32_t> a(n + 1), b(n + 1);
+    const size_t ma = internal::positions_above(SimdLevel::kScalar, s.data(), n, 0.5f, a.data());
+    const size_t mb = internal::positions_above(level, s.data(), n, 0.5f, b.data());
+    ASSERT_EQ(ma, mb) << "n " << n;
+    for (size_t i = 0; i < ma; ++i) EXPECT_EQ(a[i], b[i]);
+    for (size_t i = 0; i < ma; ++i) EXPECT_GT(s[a[i]], 0.5f);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, PositionsAbove, ::testing::ValuesIn(all_simd_levels()),
+                         [](const auto& info) { return std::string(simd_level_name(info.param)); });
+
+}  // namespace
+}  // namespace tqsearch
