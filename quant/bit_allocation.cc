@@ -57,16 +57,30 @@ void BitAllocation::pack(const uint8_t* idx, uint8_t* out) const {
   while (o < nbytes) out[o++] = 0;
 }
 
+template <int W>
+void BitAllocation::unpack_uniform(const uint8_t* in, uint8_t* idx) const {
+  constexpr int kPer = 8 / W;
+  constexpr unsigned kMask = (1u << W) - 1;
+  const int full = d_ / kPer;
+  for (int b = 0; b < full; ++b) {
+    const unsigned byte = in[b];
+    for (int k = 0; k < kPer; ++k) idx[b * kPer + k] = static_cast<uint8_t>((byte >> (k * W)) & kMask);
+  }
+  for (int j = full * kPer; j < d_; ++j) idx[j] = static_cast<uint8_t>((in[j / kPer] >> ((j % kPer) * W)) & kMask);
+}
+
 void BitAllocation::unpack(const uint8_t* in, uint8_t* idx) const {
   if (num_high_ == 0 && low_bits_ == 8) {
     std::memcpy(idx, in, d_);
     return;
   }
   if (num_high_ == 0 && (low_bits_ == 4 || low_bits_ == 2 || low_bits_ == 1)) {
-    const int per = 8 / low_bits_;
-    const unsigned mask = (1u << low_bits_) - 1;
-    for (int j = 0; j < d_; ++j) idx[j] = static_cast<uint8_t>((in[j / per] >> ((j % per) * low_bits_)) & mask);
-    return;
+    // Compile-time widths: no division per coordinate (this is on the rerank and scan-layout paths).
+    switch (low_bits_) {
+      case 4: return unpack_uniform<4>(in, idx);
+      case 2: return unpack_uniform<2>(in, idx);
+      default: return unpack_uniform<1>(in, idx);
+    }
   }
   uint64_t acc = 0;
   int nacc = 0;

@@ -37,6 +37,9 @@ class BitAllocation {
   void unpack(const uint8_t* in, uint8_t* idx) const;
 
  private:
+  template <int W>
+  void unpack_uniform(const uint8_t* in, uint8_t* idx) const;
+
   int d_ = 0;
   double rate_ = 0;
   int low_bits_ = 0;

@@ -35,6 +35,7 @@ FastScanCodes::FastScanCodes(const TurboQuantizer& tq) : tq_(tq) {
   add_region(0, a.num_high(), a.high_bits());
   add_region(a.num_high(), tq.d(), a.low_bits());
   g2_ = (num_groups() + 1) / 2 * 2;
+  uniform_per_ = (a.num_high() == 0 && a.low_bits() >= 3) ? 1 : 0;
   block_bytes_ = size_t(g2_) * 16;
 }
 
@@ -62,12 +63,20 @@ void FastScanCodes::add(size_t n, const uint8_t* row_codes) {
       for (int j = 0; j < d; ++j) row[j] = int8_table_[(j < nh ? 256 : 0) + idx[j]];
       continue;
     }
-    for (int g = 0; g < num_groups(); ++g) {
-      const ScanGroup& grp = groups_[g];
-      unsigned nib = 0;
-      for (int k = 0; k < grp.count; ++k) nib |= unsigned(idx[grp.first + k]) << (k * grp.bits);
-      uint8_t& byte = block[size_t(g) * 16 + (slot & 15)];
-      byte = static_cast<uint8_t>(slot < 16 ? ((byte & 0xF0) | nib) : ((byte & 0x0F) | (nib << 4)));
+    // Vectors 0..15 of a block take the low nibbles, 16..31 the high ones; the other half is left as it is.
+    uint8_t* col = block + (slot & 15);
+    const int shift = slot < 16 ? 0 : 4;
+    const uint8_t keep = slot < 16 ? 0xF0 : 0x0F;
+    const int G = num_groups();
+    if (uniform_per_ == 1) {  // 3 and 4 bits: one coordinate per nibble
+      for (int g = 0; g < G; ++g) col[size_t(g) * 16] = static_cast<uint8_t>((col[size_t(g) * 16] & keep) | (idx[g] << shift));
+    } else {
+      for (int g = 0; g < G; ++g) {
+        const ScanGroup& grp = groups_[g];
+        unsigned nib = 0;
+        for (int k = 0; k < grp.count; ++k) nib |= unsigned(idx[grp.first + k]) << (k * grp.bits);
+        col[size_t(g) * 16] = static_cast<uint8_t>((col[size_t(g) * 16] & keep) | (nib << shift));
+      }
     }
   }
   n_ = new_n;

@@ -70,6 +70,7 @@ class FastScanCodes {
   bool int8_path_ = false;
   std::vector<ScanGroup> groups_;
   int g2_ = 0;
+  int uniform_per_ = 0;  // 1: every group is one coordinate (3 and 4 bits, integer rate)
   int padded_d_ = 0;
   size_t block_bytes_ = 0;
   size_t n_ = 0;
