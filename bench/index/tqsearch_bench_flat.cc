@@ -9,6 +9,7 @@
 // Usage (from the repository root):
 //   build/bench/index/tqsearch_bench_flat [--data ../shared/data] [--sets glove-100-angular,siftsmall]
 //       [--large] [--nq N] [--train-rows N] [--threads 1,2] [--methods all|quick|fs|tq] [--json FILE]
+//   --only "TQ4;Center,TQ4" runs just the listed method labels (';'-separated).
 //   --methods: all = TurboQuant + PQ 8-bit + PQ fast-scan + LSH + SQ4/SQ8 + Flat; quick = all but SQ;
 //              fs = TurboQuant + PQ fast-scan + Flat (no slow PQ training); tq = TurboQuant + Flat
 //   --large (or TQSEARCH_BENCH_LARGE=1) adds the generated sets clustered-1m-128 and clustered-100k-1536
@@ -42,7 +43,9 @@
 #include <faiss/IndexLSH.h>
 #include <faiss/IndexPQ.h>
 #include <faiss/IndexPQFastScan.h>
+#include <faiss/IndexPreTransform.h>
 #include <faiss/IndexScalarQuantizer.h>
+#include <faiss/VectorTransform.h>
 
 #include "index/index_factory.h"
 #include "index/index_turbo_quant.h"
@@ -201,7 +204,7 @@ int closest_divisor(int d, double target) {
   return best;
 }
 
-std::vector<Method> methods_for(int d, const std::string& which) {
+std::vector<Method> methods_for(int d, faiss::MetricType metric, const std::string& which) {
   std::vector<Method> out;
   auto tq = [&](const std::string& desc, double bits) {
     out.push_back({desc, "TurboQuant", bits, [desc](int dd, faiss::MetricType m) {
@@ -217,6 +220,19 @@ std::vector<Method> methods_for(int d, const std::string& which) {
   tq("TQ3,QJL", 3);  // ablation at 4 bits per coordinate in all: 3 mse + 1 QJL vs TQ4,MSE / TQ4
   tq("TQ3", 3);
   tq("TQ3.5", 3.5);  // fractional rate: the byte budget of 4-bit PQ / SQ once the two stored floats are counted
+  if (metric == faiss::METRIC_L2) {
+    // Centering (FIELD.md): subtract the training mean (faiss::CenteringTransform) before the data-oblivious
+    // codes. Exact for L2 ranking; costs one d-float vector, not per-vector bytes.
+    for (int b : {2, 4}) {
+      const std::string desc = "TQ" + std::to_string(b);
+      out.push_back({"Center," + desc, "TurboQuant", double(b), [desc](int dd, faiss::MetricType m) {
+                       auto t = std::make_unique<faiss::IndexPreTransform>(new faiss::CenteringTransform(dd),
+                                                                           tqsearch::index_factory(dd, desc, m).release());
+                       t->own_fields = true;
+                       return std::unique_ptr<faiss::Index>(std::move(t));
+                     }});
+    }
+  }
   for (int b : {1, 2, 4}) {
     if (which == "tq") break;
     // IndexPQ with 8-bit subquantizers: M·8 = b·d bits.
@@ -435,6 +451,7 @@ int main(int argc, char** argv) {
   size_t nq_max = 1000, train_rows = 32768;
   bool nq_given = false;
   std::vector<int> threads = {1, 2};
+  std::vector<std::string> only;  // --only "TQ4;Center,TQ4": run just these labels
   bool large = std::getenv("TQSEARCH_BENCH_LARGE") != nullptr && std::string(std::getenv("TQSEARCH_BENCH_LARGE")) == "1";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -452,13 +469,14 @@ int main(int argc, char** argv) {
     else if (a == "--train-rows") train_rows = std::stoul(next());
     else if (a == "--methods") which = next();
     else if (a == "--json") json = next();
+    else if (a == "--only") only = split(next(), ';');
     else if (a == "--threads") {
       threads.clear();
       for (const auto& t : split(next(), ',')) threads.push_back(std::stoi(t));
     } else {
       std::fprintf(stderr,
                    "usage: %s [--data DIR] [--sets a,b] [--large] [--nq N] [--train-rows N] [--threads 1,2] "
-                   "[--methods all|quick|fs|tq] [--json FILE]\n",
+                   "[--methods all|quick|fs|tq] [--only \"L1;L2\"] [--json FILE]\n",
                    argv[0]);
       return a == "--help" ? 0 : 2;
     }
@@ -495,7 +513,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "[%s] %zu x %d, %zu queries ready in %.1f s\n", name.c_str(), ds.nb, ds.d, ds.nq,
                  seconds_since(t0));
     std::vector<Row> rows;
-    for (const Method& m : methods_for(ds.d, which)) {
+    for (const Method& m : methods_for(ds.d, ds.metric, which)) {
+      if (!only.empty() && std::find(only.begin(), only.end(), m.label) == only.end()) continue;
       rows.push_back(run_method(ds, m, train_rows, threads, build_threads));
       const Row& r = rows.back();
       std::fprintf(stderr, "  %-14s %6.1f B  build %7.2f s  qps1 %8.0f (cpu %8.0f)  R@1 %.3f  10-R@10 %.3f\n",
