@@ -148,7 +148,7 @@ void scan_blocks(SimdLevel level, const FastScanCodes& codes, const uint8_t* blo
   if (codes.int8_path()) {
     const auto q8 = reinterpret_cast<const int8_t* const*>(luts);
     switch (level) {
-      case SimdLevel::kAvx512: return scan_int8_avx512(blocks, nblocks, codes.padded_d(), q8, nq, acc, acc_stride);
+      case SimdLevel::kAvx512:  // the AVX2 int8 kernel serves AVX-512 machines too
       case SimdLevel::kAvx2: return scan_int8_avx2(blocks, nblocks, codes.padded_d(), q8, nq, acc, acc_stride);
       case SimdLevel::kScalar: return scan_int8_scalar(blocks, nblocks, codes.padded_d(), q8, nq, acc, acc_stride);
     }

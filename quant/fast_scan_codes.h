@@ -111,8 +111,6 @@ void scan_int8_scalar(const uint8_t* blocks, size_t nblocks, int padded_d, const
                       int32_t* acc, size_t acc_stride);
 void scan_int8_avx2(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
                     int32_t* acc, size_t acc_stride);
-void scan_int8_avx512(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
-                      int32_t* acc, size_t acc_stride);
 
 /// scores[v] = mult[v]·(scale·acc[v] + bias) + add[v] (add may be null) for v < n. Same float operations on
 /// every level (one product, one fma-free sum order), so scores are bit-identical across levels.

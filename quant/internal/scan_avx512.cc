@@ -1,6 +1,7 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
-// AVX-512 (F, BW, VL) scan kernels: the AVX2 scheme on 512-bit registers, four groups per load (one per 128-bit
-// lane); an odd trailing pair of groups is done on 256-bit registers. Same uint16 pair trick and flush bound.
+// AVX-512 (F, BW, VL) nibble scan kernel: the AVX2 scheme on 512-bit registers, four groups per load (one per
+// 128-bit lane); an odd trailing pair of groups is done on 256-bit registers. Same uint16 pair trick and flush
+// bound. The 8-bit path has no AVX-512 kernel of its own: the AVX2 one serves that level.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -91,35 +92,6 @@ void nibbles(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const
   }
 }
 
-template <int NQ>
-void int8_kernel(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int32_t* acc,
-                 size_t acc_stride) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (size_t b = 0; b < nblocks; ++b) {
-    const int8_t* blk = reinterpret_cast<const int8_t*>(blocks) + b * 32 * size_t(padded_d);
-    for (int v = 0; v < 32; ++v) {
-      const int8_t* code = blk + size_t(v) * padded_d;
-      __m256i s[NQ];
-      for (int q = 0; q < NQ; ++q) s[q] = _mm256_setzero_si256();
-      for (int t = 0; t < padded_d; t += 32) {
-        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(code + t));
-        const __m256i ac = _mm256_abs_epi8(c);
-        for (int q = 0; q < NQ; ++q) {
-          const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8[q] + t));
-          const __m256i p = _mm256_maddubs_epi16(ac, _mm256_sign_epi8(qv, c));
-          s[q] = _mm256_add_epi32(s[q], _mm256_madd_epi16(p, ones));
-        }
-      }
-      for (int q = 0; q < NQ; ++q) {
-        __m128i r = _mm_add_epi32(_mm256_castsi256_si128(s[q]), _mm256_extracti128_si256(s[q], 1));
-        r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0x4E));
-        r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0xB1));
-        acc[size_t(q) * acc_stride + b * 32 + v] = _mm_cvtsi128_si32(r);
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void scan_nibbles_avx512(const uint8_t* blocks, size_t nblocks, int g2, const uint8_t* const* luts, int nq,
@@ -135,21 +107,6 @@ void scan_nibbles_avx512(const uint8_t* blocks, size_t nblocks, int g2, const ui
       q0 += 2;
     } else {
       nibbles<1>(blocks, nblocks, g2, luts + q0, a, acc_stride);
-      q0 += 1;
-    }
-  }
-}
-
-void scan_int8_avx512(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
-                      int32_t* acc, size_t acc_stride) {
-  for (int q0 = 0; q0 < nq;) {
-    const int left = nq - q0;
-    int32_t* a = acc + size_t(q0) * acc_stride;
-    if (left >= 4) {
-      int8_kernel<4>(blocks, nblocks, padded_d, q8 + q0, a, acc_stride);
-      q0 += 4;
-    } else {
-      int8_kernel<1>(blocks, nblocks, padded_d, q8 + q0, a, acc_stride);
       q0 += 1;
     }
   }
