@@ -19,6 +19,9 @@
 /// target: a failed or interrupted save never leaves a half-written index under `fname`.
 ///
 /// Errors: tqsearch::Error for everything (bad paths, I/O errors, unsupported types, corrupt input).
+///
+/// Call these qualified (tqsearch::write_index): with faiss:: arguments, argument-dependent lookup also finds
+/// faiss::write_index / faiss::read_index, so an unqualified call inside namespace tqsearch is ambiguous.
 
 #include <memory>
 
