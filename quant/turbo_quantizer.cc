@@ -1,6 +1,8 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
 #include "quant/turbo_quantizer.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -248,8 +250,14 @@ VectorFactors TurboQuantizer::factors(const uint8_t* code) const {
 void TurboQuantizer::unpack_indices(const uint8_t* code, uint8_t* idx) const { alloc_.unpack(code, idx); }
 
 void TurboQuantizer::decode_rotated_unit(const uint8_t* code, float* y_hat) const {
-  std::vector<uint8_t> idx(d_);
-  alloc_.unpack(code, idx.data());
+  uint8_t idx_buf[1024];  // no allocation per call for d <= 1024 (HNSW and rerank decode one vector at a time)
+  std::vector<uint8_t> idx_heap;
+  uint8_t* idx = idx_buf;
+  if (d_ > 1024) {
+    idx_heap.resize(d_);
+    idx = idx_heap.data();
+  }
+  alloc_.unpack(code, idx);
   const int nh = alloc_.num_high();
   const float* ch = cb_high_->centroids().data();
   const float* cl = cb_low_->centroids().data();
@@ -259,15 +267,21 @@ void TurboQuantizer::decode_rotated_unit(const uint8_t* code, float* y_hat) cons
 void TurboQuantizer::decode(size_t n, const uint8_t* codes, float* x) const {
   if (n == 0) return;
   TQ_CHECK(x != nullptr && codes != nullptr, "TurboQuantizer::decode: null input or output pointer");
-#pragma omp parallel for if (n > 64) schedule(static)
-  for (size_t i = 0; i < n; ++i) {
+  auto one = [&](size_t i) {
     const uint8_t* code = codes + i * code_size_;
     float* out = x + i * d_;
     decode_rotated_unit(code, out);
     rotation_->inverse(1, out, out);
     const float norm = factors(code).norm;
     for (int j = 0; j < d_; ++j) out[j] *= norm;
+  };
+  // No OpenMP region for small n (even an if(false) region costs more than decoding one vector).
+  if (n <= 64 || omp_in_parallel()) {
+    for (size_t i = 0; i < n; ++i) one(i);
+    return;
   }
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; ++i) one(i);
 }
 
 PreparedQuery TurboQuantizer::prepare_query(const float* q) const {
