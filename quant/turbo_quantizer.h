@@ -47,6 +47,8 @@ struct TurboQuantizerOptions {
   /// scales t) instead of nearest centroids of y — the error of the renormalized estimator depends only on that
   /// angle (the idea of Extended RaBitQ). Needs store_renorm; the mse estimator and decode() are then off by the
   /// chosen scale, so only the renormalized estimator is meaningful. Encode costs ~kCosineScales× more.
+  /// Encode-only: index files (format v1) do not store it, so a loaded index encodes new vectors with nearest
+  /// centroids; codes of both kinds are searched correctly by the renormalized estimator.
   bool optimize_cosine = false;
   bool qjl = false;             ///< store the 1-bit QJL sketch of the residual (+ d bits, + 4 bytes)
   QjlKind qjl_kind = QjlKind::kStructured;
