@@ -119,7 +119,9 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
   const int B = params.query_batch;
   const int nt = omp_get_max_threads();
   // Few queries: split the codes among threads (each keeps its own heaps, merged after). Many: split queries.
-  const bool split_codes = nq < size_t(nt) * B && nblocks >= size_t(nt) * 4 && nt > 1;
+  TQ_CHECK(params.split_min_blocks >= 1,
+           "FlatScanner::search: split_min_blocks must be >= 1, got " << params.split_min_blocks);
+  const bool split_codes = nq < size_t(nt) * B && nblocks >= size_t(nt) * params.split_min_blocks && nt > 1;
 
   size_t total_reranked = 0, total_pruned = 0;
 

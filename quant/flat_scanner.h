@@ -29,6 +29,10 @@ struct FlatSearchParams {
   int rerank_min = 16;         ///< ...but at least this many (when rerank_factor > 0)
   float qjl_prune_z = 3.0f;    ///< QJL: skip candidates more than z·σ below the k-th (0 = never skip)
   int query_batch = 4;         ///< queries scanned together per pass over the codes
+  /// With fewer queries than threads·query_batch, split the codes across threads only when every thread gets at
+  /// least this many 32-vector blocks: below that, starting a parallel region (and, on a busy machine, waiting
+  /// for a core) costs more than it saves. >= 1.
+  int split_min_blocks = 4096;
   SimdLevel level = simd_level();
 };
 

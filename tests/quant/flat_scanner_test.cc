@@ -183,7 +183,9 @@ TEST(FlatScanner, SameResultsOnEverySimdLevelAndThreadSplit) {
         EXPECT_EQ(I0, I1) << simd_level_name(lv) << " batch " << qb << " bits " << bits;
         EXPECT_EQ(D0, D1);
       }
+      p.split_min_blocks = 1;  // force the split-codes path on this small set
       b.scanner->search(1, q.data(), b.rows.data(), k, p, D1.data(), I1.data());  // codes split across threads
+      p.split_min_blocks = FlatSearchParams{}.split_min_blocks;
       EXPECT_TRUE(std::equal(I0.begin(), I0.begin() + k, I1.begin())) << simd_level_name(lv);
     }
   }
