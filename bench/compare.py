@@ -16,8 +16,9 @@ Usage (from the repository root, in the venv of python/requirements-dev.txt):
   python bench/compare.py --datasets clustered-1m-128 --nq 200          # generated sets: slow on 2 cores
   python bench/compare.py --plots-only                                   # redraw from the JSON files
 
-Timing notes: every index is built first (build = train + add, timed once at the largest thread count, with a
-k = 100 search of all queries for recall and peak memory), then timed in --rounds interleaved rounds (all
+Timing notes: every index is built first (build = train + add at the largest thread count; builds under 10 s
+are repeated in every round and the best kept; with a k = 100 search of all queries for recall and peak memory),
+then timed in --rounds interleaved rounds (all
 methods, all thread counts, alternating order), keeping the best round: load from other processes then hits
 every method alike. QPS is at k = --k-timing (10); a batched call takes about --time-budget seconds (slow
 methods are timed on a prefix of >= 50 queries); nq = 1 loops over --nq1 queries from Python (a few µs of call
@@ -316,7 +317,8 @@ class Built:
     """A built index waiting for its timing rounds, with everything measured once."""
     method: Method
     index: object
-    build_s: float
+    build_s: float  # best wall seconds over the builds done
+    build_cpu: float  # process CPU seconds of that build
     rec: dict
     per: float
     ser: int
@@ -339,9 +341,9 @@ def build_method(m: Method, ds: Dataset, libs: dict, threads: list[int], time_bu
     set_threads(libs, max(threads))
     base_rss = rss_bytes("VmRSS")
     have_peak = reset_peak_rss()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     index = m.build(ds)
-    build_s = time.perf_counter() - t0
+    build_s, build_cpu = time.perf_counter() - t0, time.process_time() - c0
     if m.library == "faiss" and "efSearch" in m.notes:
         faiss.downcast_index(index).hnsw.efSearch = int(m.notes.split("=")[1])
     t0 = time.perf_counter()
@@ -358,16 +360,24 @@ def build_method(m: Method, ds: Dataset, libs: dict, threads: list[int], time_bu
     log(f"  {m.label:34s} {per:7.1f} B/vec  build {build_s:8.2f}s  R@1 {rec['recall_at_1']:.3f}  "
         f"10R@10 {rec.get('recall_at_10', float('nan')):.3f}" + (f"  peak {peak / 2**20:.0f} MiB" if peak is not None
                                                                  else ""))
-    return Built(m, index, build_s, rec, per, ser, peak, n_time)
+    return Built(m, index, build_s, build_cpu, rec, per, ser, peak, n_time)
 
 
 def timing_rounds(built: list[Built], ds: Dataset, libs: dict, threads: list[int], k: int, nq1: int,
-                  rounds: int) -> None:
+                  rounds: int, rebuild_below: float = 10.0) -> None:
     """Interleaved timing: every round times every index at every thread count, keeping the best of the rounds,
     so that load from other processes on a shared machine hits all methods alike."""
     for r in range(rounds):
         order = built if r % 2 == 0 else built[::-1]
         for b in order:
+            if b.build_s < rebuild_below:  # cheap builds are repeated too: best wall time of the rounds
+                set_threads(libs, max(threads))
+                c0, t0 = time.process_time(), time.perf_counter()
+                again = b.method.build(ds)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                del again
+                if wall < b.build_s:
+                    b.build_s, b.build_cpu = wall, cpu
             for t in threads:
                 set_threads(libs, t)
                 wall, cpu = time_batched(b.index.search, ds.xq[:b.n_time], k)
@@ -385,7 +395,7 @@ def result_rows(b: Built, ds: Dataset, threads: list[int], k: int, nq1: int, rou
     for t in threads:
         out.append({
             "spec": m.label, "threads": t, "bits_per_vector": 8 * b.per, "bytes_per_vector": b.per,
-            "build_seconds": b.build_s, "search_seconds": b.best_batch[t] * len(ds.xq),
+            "build_seconds": b.build_s, "build_cpu_seconds": b.build_cpu, "search_seconds": b.best_batch[t] * len(ds.xq),
             "qps": 1.0 / b.best_batch[t],
             **{key: rec[key] for key in ("recall_at_1", "recall_at_10", "recall_at_100") if key in rec},
             "recall1_at_k": rec["recall1_at_k"],
@@ -570,7 +580,9 @@ def goals_text(doc: dict) -> list[str]:
         if pq:
             p = pq[0]
             ratio = p["build_seconds"] / max(best["build_seconds"], 1e-9)
-            parts.append(f"build {p['spec']} / {best['spec']} = {ratio:.0f}× "
+            cpu = (f", CPU time {p['build_cpu_seconds'] / max(best['build_cpu_seconds'], 1e-9):.0f}×"
+                   if p.get("build_cpu_seconds") and best.get("build_cpu_seconds") else "")
+            parts.append(f"build {p['spec']} / {best['spec']} = {ratio:.0f}×{cpu} "
                          f"(goal ≥ 1000×: {'met' if ratio >= 1000 else 'MISSED'})")
         lines.append("- " + "; ".join(parts) + ".")
     return lines
@@ -631,7 +643,7 @@ def write_results_md(path: Path, docs: list[dict]) -> None:
             "from PyPI with its AVX2 kernels, not Debian's generic 1.7.3). Each table names its command.", "",
             "bits/coord groups methods at equal nominal bits per coordinate; bytes/vec is what each index stores per",
             "vector (FAISS: `sa_code_size()`; HR-prefixed FAISS types pad d to a power of two first; HNSW/Flat:",
-            "serialized size / n). Build = train + add. QPS: wall clock, best of interleaved rounds, batched (one",
+            "serialized size / n). Build = train + add (builds under 10 s: best of the rounds). QPS: wall clock, best of interleaved rounds, batched (one",
             "call for many queries) and nq = 1 (one call per query from Python); \"QPS 1t CPU\" counts process CPU",
             "time instead (1 thread: robust when other processes take the core; used for the speed goal). peak MiB:",
             "resident memory added while building and searching. The machine is 2 shared cores: read ratios within a",
