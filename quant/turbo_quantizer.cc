@@ -30,6 +30,25 @@ void quantize_range(const LloydMaxCodebook& cb, const float* y, int n, uint8_t* 
   internal::quantize(simd_level(), cb.boundaries().data(), static_cast<int>(cb.boundaries().size()), y, n, idx);
 }
 
+// Per-call index buffer: on the stack for d <= 1024 (rerank and HNSW decode one vector at a time), else heap.
+class IndexScratch {
+ public:
+  explicit IndexScratch(int d) : p_(buf_) {
+    if (d > int(sizeof buf_)) {
+      heap_.resize(d);
+      p_ = heap_.data();
+    }
+  }
+  IndexScratch(const IndexScratch&) = delete;
+  IndexScratch& operator=(const IndexScratch&) = delete;
+  uint8_t* get() { return p_; }
+
+ private:
+  uint8_t buf_[1024];
+  std::vector<uint8_t> heap_;
+  uint8_t* p_;
+};
+
 }  // namespace
 
 TurboQuantizer::TurboQuantizer(int d, const TurboQuantizerOptions& options) : d_(d), options_(options) {
@@ -250,13 +269,8 @@ VectorFactors TurboQuantizer::factors(const uint8_t* code) const {
 void TurboQuantizer::unpack_indices(const uint8_t* code, uint8_t* idx) const { alloc_.unpack(code, idx); }
 
 void TurboQuantizer::decode_rotated_unit(const uint8_t* code, float* y_hat) const {
-  uint8_t idx_buf[1024];  // no allocation per call for d <= 1024 (HNSW and rerank decode one vector at a time)
-  std::vector<uint8_t> idx_heap;
-  uint8_t* idx = idx_buf;
-  if (d_ > 1024) {
-    idx_heap.resize(d_);
-    idx = idx_heap.data();
-  }
+  IndexScratch scratch(d_);
+  uint8_t* idx = scratch.get();
   alloc_.unpack(code, idx);
   const int nh = alloc_.num_high();
   const float* ch = cb_high_->centroids().data();
@@ -303,13 +317,8 @@ PreparedQuery TurboQuantizer::prepare_query(const float* q) const {
 }
 
 float TurboQuantizer::dot_rotated(const PreparedQuery& q, const uint8_t* code) const {
-  uint8_t idx_buf[1024];
-  std::vector<uint8_t> idx_heap;
-  uint8_t* idx = idx_buf;
-  if (d_ > 1024) {
-    idx_heap.resize(d_);
-    idx = idx_heap.data();
-  }
+  IndexScratch scratch(d_);
+  uint8_t* idx = scratch.get();
   alloc_.unpack(code, idx);
   const int nh = alloc_.num_high();
   const float* ch = cb_high_->centroids().data();
