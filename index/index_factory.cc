@@ -21,7 +21,7 @@ namespace tqsearch {
 namespace {
 
 constexpr const char* kGrammar =
-    "[IDMap|IDMap2,][HNSW<M>,]TQ<rate>[,Renorm|,MSE|,QJL][,Dense][,RFlat]";
+    "[IDMap|IDMap2,][HNSW<M>,]TQ<rate>[,Renorm|,MSE|,QJL][,Center][,OptCos][,Norm16][,Dense][,RFlat]";
 constexpr float kRefineKFactor = 4.0f;
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -59,6 +59,9 @@ struct TqDescription {
   double rate = 0;
   enum class Est { kDefault, kRenorm, kMse, kQjl } est = Est::kDefault;
   bool dense = false;
+  bool center = false;
+  bool optimize_cosine = false;
+  bool fp16_norm = false;
   bool refine_flat = false;
 };
 
@@ -95,13 +98,24 @@ TqDescription parse(const std::string& description) {
     } else if (t == "Dense") {
       if (r.dense) fail(t, "Dense given twice");
       r.dense = true;
+    } else if (t == "Center") {
+      if (r.center) fail(t, "Center given twice");
+      r.center = true;
+    } else if (t == "OptCos") {
+      if (r.optimize_cosine) fail(t, "OptCos given twice");
+      r.optimize_cosine = true;
+    } else if (t == "Norm16") {
+      if (r.fp16_norm) fail(t, "Norm16 given twice");
+      r.fp16_norm = true;
     } else if (t == "RFlat") {
       if (i + 1 != tok.size()) fail(t, "RFlat must be the last token");
       r.refine_flat = true;
     } else {
-      fail(t, "unknown option (allowed after TQ<rate>: Renorm, MSE, QJL, Dense, RFlat)");
+      fail(t, "unknown option (allowed after TQ<rate>: Renorm, MSE, QJL, Center, OptCos, Norm16, Dense, RFlat)");
     }
   }
+  if (r.optimize_cosine && (r.est == TqDescription::Est::kMse || r.est == TqDescription::Est::kQjl))
+    fail("OptCos", "OptCos needs the renormalized estimator (the default or Renorm), not MSE or QJL");
   return r;
 }
 
@@ -109,6 +123,9 @@ IndexTurboQuantOptions options_of(const TqDescription& t) {
   IndexTurboQuantOptions o;
   o.quantizer.bits = t.rate;
   if (t.dense) o.quantizer.rotation.kind = RotationKind::kDense;
+  o.center = t.center;
+  o.quantizer.optimize_cosine = t.optimize_cosine;
+  o.quantizer.fp16_norm = t.fp16_norm;
   switch (t.est) {
     case TqDescription::Est::kDefault:
     case TqDescription::Est::kRenorm:

@@ -15,12 +15,18 @@
 ///                  | "MSE"                       → plain mse codes and estimator (no ρ, no sketch)
 ///                  | "QJL"                       → plus a 1-bit QJL residual sketch (d more bits per vector),
 ///                                                   QJL (unbiased) estimator. "TQ3,QJL" = 3 mse bits + 1 QJL bit.
+///                  | "Center"                    → learn a mean vector μ in train() and encode x − μ (codebooks stay
+///                                                   data-oblivious; the index then needs train() before add())
+///                  | "OptCos"                    → optimize_cosine: choose each code to maximize ⟨y, ŷ⟩/‖ŷ‖
+///                                                   (renormalized estimator only; encode ~16× slower)
+///                  | "Norm16"                    → store ‖x‖ as float16 (2 bytes less per vector)
 ///                  | "Dense"                     → dense Haar rotation instead of randomized Hadamard (reference)
 ///     "RFlat"                                    → faiss::IndexRefineFlat around the TQ (or HNSW) index, keeping
 ///                                                   the raw vectors for an exact rerank; k_factor = 4 (FAISS's
 ///                                                   default 1 cannot change recall@k)
 ///
-/// At most one of Renorm / MSE / QJL. Examples: "TQ4", "TQ2.5", "TQ4,QJL", "TQ4,MSE", "IDMap,TQ4", "IDMap2,TQ4",
+/// At most one of Renorm / MSE / QJL; each option at most once, in any order (RFlat last). Examples: "TQ4",
+/// "TQ2.5", "TQ4,QJL", "TQ4,MSE", "TQ4,Center", "TQ4,Center,OptCos,Norm16", "IDMap,TQ4", "IDMap2,TQ4",
 /// "HNSW32,TQ4", "TQ4,RFlat", "IDMap,HNSW32,TQ4,Renorm,RFlat".
 /// A description without a "TQ<rate>" token goes to faiss::index_factory unchanged. A description with one that
 /// does not follow the grammar is an error (tqsearch::Error names the offending token and the allowed forms).

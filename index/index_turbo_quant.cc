@@ -96,7 +96,9 @@ void IndexTurboQuant::init() {
   code_size = tq_->code_size();
   scanner_ = std::make_unique<FlatScanner>(*tq_, scanner_metric(metric_));
   validate_search_params(options_.search);
-  is_trained = true;
+  mean_.clear();
+  mean_rotated_.clear();
+  is_trained = !options_.center;
 }
 
 void IndexTurboQuant::validate_search_params(const FlatSearchParams& p) const {
@@ -120,10 +122,65 @@ void IndexTurboQuant::set_search_params(const FlatSearchParams& params) {
   options_.search = params;
 }
 
-void IndexTurboQuant::train(idx_t /*n*/, const float* /*x*/) {}
+void IndexTurboQuant::train(idx_t n, const float* x) {
+  if (!options_.center) return;  // data-oblivious: nothing to learn
+  TQ_CHECK(n >= 1, "IndexTurboQuant::train: centering needs at least one training vector, got n = " << n);
+  TQ_CHECK(x != nullptr, "IndexTurboQuant::train: x is null for n = " << n);
+  TQ_CHECK(ntotal == 0, "IndexTurboQuant::train: the index holds "
+                            << ntotal << " vectors encoded relative to the current mean; call reset() before "
+                                         "training a new mean");
+  const size_t dd = size_t(d);
+  std::vector<double> sum(dd, 0.0);
+  std::vector<float> buf;
+  // One streaming pass in chunks (bounds the normalized copy for cosine); double sums, fixed order: the mean
+  // does not depend on the thread count.
+  for (idx_t i0 = 0; i0 < n; i0 += idx_t(kAddChunkRows)) {
+    const idx_t ni = std::min<idx_t>(n - i0, idx_t(kAddChunkRows));
+    const float* xi = prepare_input(ni, x + size_t(i0) * dd, buf, "train", false);
+    for (idx_t i = 0; i < ni; ++i) {
+      const float* row = xi + size_t(i) * dd;
+      for (size_t j = 0; j < dd; ++j) sum[j] += double(row[j]);
+    }
+  }
+  std::vector<float> mu(dd);
+  for (size_t j = 0; j < dd; ++j) mu[j] = float(sum[j] / double(n));
+  set_mean(mu.data());
+}
 
-const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector<float>& buf,
-                                            const char* what) const {
+void IndexTurboQuant::set_mean(const float* mean) {
+  TQ_CHECK(options_.center, "IndexTurboQuant::set_mean: centering is off for this index (options.center = false)");
+  TQ_CHECK(mean != nullptr, "IndexTurboQuant::set_mean: mean is null");
+  TQ_CHECK(ntotal == 0, "IndexTurboQuant::set_mean: the index holds " << ntotal
+                                                                      << " vectors encoded relative to the current "
+                                                                         "mean; call reset() first");
+  for (int j = 0; j < d; ++j) {
+    TQ_CHECK(std::isfinite(mean[j]), "IndexTurboQuant::set_mean: mean has a non-finite value "
+                                         << mean[j] << " at coordinate " << j << "; all values must be finite");
+  }
+  std::vector<float> rotated(mean, mean + d);
+  tq_->rotation().forward(1, rotated.data(), rotated.data());
+  mean_.assign(mean, mean + d);
+  mean_rotated_ = std::move(rotated);
+  is_trained = true;
+}
+
+float IndexTurboQuant::mean_dot(const float* q) const {
+  if (mean_.empty()) return 0.0f;
+  double s = 0;
+  for (int j = 0; j < d; ++j) s += double(q[j]) * mean_[size_t(j)];
+  return float(s);
+}
+
+void IndexTurboQuant::check_trained(const char* what) const {
+  TQ_CHECK(is_trained && (!options_.center || mean_.size() == size_t(d)),
+           "IndexTurboQuant::" << what
+                               << ": the index centers vectors (options.center, factory token \",Center\") and "
+                                  "is not trained; call train() with a sample of the data (it computes the mean) "
+                                  "before adding or encoding vectors");
+}
+
+const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector<float>& buf, const char* what,
+                                            bool subtract_mean) const {
   const size_t dd = size_t(d);
   for (idx_t i = 0; i < n; ++i) {
     const float* row = x + size_t(i) * dd;
@@ -133,16 +190,26 @@ const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector
                                                           << "; all values must be finite (no NaN/Inf)");
     }
   }
-  if (metric_ != IndexMetric::kCosine) return x;
+  const bool cosine = metric_ == IndexMetric::kCosine;
+  const bool center = subtract_mean && !mean_.empty();
+  if (!cosine && !center) return x;
   buf.resize(size_t(n) * dd);
+  const float* mu = mean_.data();
   for (idx_t i = 0; i < n; ++i) {
     const float* row = x + size_t(i) * dd;
     float* out = buf.data() + size_t(i) * dd;
-    double s = 0;
-    for (size_t j = 0; j < dd; ++j) s += double(row[j]) * row[j];
-    // A zero vector stays zero: every score against it (or from it) is 0.
-    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
-    for (size_t j = 0; j < dd; ++j) out[j] = row[j] * inv;
+    if (cosine) {
+      double s = 0;
+      for (size_t j = 0; j < dd; ++j) s += double(row[j]) * row[j];
+      // A zero vector stays zero: every score against it (or from it) is 0.
+      const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
+      for (size_t j = 0; j < dd; ++j) out[j] = row[j] * inv;
+    } else {
+      std::copy(row, row + dd, out);
+    }
+    if (center) {
+      for (size_t j = 0; j < dd; ++j) out[j] -= mu[j];
+    }
   }
   return buf.data();
 }
@@ -151,6 +218,7 @@ void IndexTurboQuant::add(idx_t n, const float* x) {
   TQ_CHECK(n >= 0, "IndexTurboQuant::add: n must be >= 0, got " << n);
   if (n == 0) return;
   TQ_CHECK(x != nullptr, "IndexTurboQuant::add: x is null for n = " << n);
+  check_trained("add");
   check_scanner_in_sync();
   const size_t old_size = codes.size();
   std::vector<float> buf;
@@ -158,7 +226,7 @@ void IndexTurboQuant::add(idx_t n, const float* x) {
     codes.resize(old_size + size_t(n) * code_size);
     for (idx_t i0 = 0; i0 < n; i0 += idx_t(kAddChunkRows)) {
       const idx_t ni = std::min<idx_t>(n - i0, idx_t(kAddChunkRows));
-      const float* xi = prepare_input(ni, x + size_t(i0) * size_t(d), buf, "add");
+      const float* xi = prepare_input(ni, x + size_t(i0) * size_t(d), buf, "add", true);
       tq_->encode(size_t(ni), xi, codes.data() + old_size + size_t(i0) * code_size);
     }
     scanner_->add(size_t(n), codes.data() + old_size);
@@ -175,6 +243,7 @@ void IndexTurboQuant::add_sa_codes(idx_t n, const uint8_t* new_codes) {
   TQ_CHECK(n >= 0, "IndexTurboQuant::add_sa_codes: n must be >= 0, got " << n);
   if (n == 0) return;
   TQ_CHECK(new_codes != nullptr, "IndexTurboQuant::add_sa_codes: codes is null for n = " << n);
+  check_trained("add_sa_codes");
   check_scanner_in_sync();
   for (idx_t i = 0; i < n; ++i) {
     const VectorFactors f = tq_->factors(new_codes + size_t(i) * code_size);
@@ -242,10 +311,10 @@ void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances,
   FlatSearchStats* stats = nullptr;
   const FlatSearchParams p = resolve_params(params, &sel, &stats);
   std::vector<float> buf;
-  const float* q = prepare_input(n, x, buf, "search");
+  const float* q = prepare_input(n, x, buf, "search", false);  // normalized for cosine, not centered
   check_scanner_in_sync();
   if (sel != nullptr) {
-    search_selected(n, q, k, p, *sel, distances, labels);
+    search_selected(n, q, k, p, *sel, distances, labels);  // the distance computer centers
     return;
   }
   if (ntotal == 0) {
@@ -255,7 +324,26 @@ void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances,
     return;
   }
   FlatSearchStats st;
-  scanner_->search(size_t(n), q, codes.data(), int(k), p, distances, labels, stats ? &st : nullptr);
+  const bool center = !mean_.empty();
+  if (center && metric_ == IndexMetric::kL2) {
+    // ‖q − x‖² = ‖(q − μ) − (x − μ)‖²: the scanner sees centered queries and codes.
+    std::vector<float> qc;
+    const float* qq = prepare_input(n, q, qc, "search", true);
+    scanner_->search(size_t(n), qq, codes.data(), int(k), p, distances, labels, stats ? &st : nullptr);
+  } else {
+    scanner_->search(size_t(n), q, codes.data(), int(k), p, distances, labels, stats ? &st : nullptr);
+    if (center) {
+      // ⟨q, x⟩ = ⟨q, x − μ⟩ + ⟨q, μ⟩: the same constant for every row of a query (ranking unchanged).
+      for (idx_t qi = 0; qi < n; ++qi) {
+        const float c = mean_dot(q + size_t(qi) * size_t(d));
+        float* D = distances + size_t(qi) * size_t(k);
+        const idx_t* I = labels + size_t(qi) * size_t(k);
+        for (idx_t j = 0; j < k; ++j) {
+          if (I[j] >= 0) D[j] += c;
+        }
+      }
+    }
+  }
   if (stats) {
     stats->scanned += st.scanned;
     stats->reranked += st.reranked;
@@ -307,7 +395,7 @@ void IndexTurboQuant::range_search(idx_t n, const float* x, float radius, faiss:
   const FlatSearchParams p = resolve_params(params, &sel, &stats);
   if (n > 0) TQ_CHECK(x != nullptr, "IndexTurboQuant::range_search: x is null for n = " << n);
   std::vector<float> buf;
-  const float* q = n > 0 ? prepare_input(n, x, buf, "range_search") : x;
+  const float* q = n > 0 ? prepare_input(n, x, buf, "range_search", false) : x;  // the distance computer centers
   check_scanner_in_sync();
   const bool l2 = metric_ == IndexMetric::kL2;
   std::vector<std::vector<std::pair<float, idx_t>>> hits(static_cast<size_t>(n));
@@ -357,6 +445,15 @@ void IndexTurboQuant::check_compatible_for_merge(const faiss::Index& other) cons
   TQ_CHECK(same_quantizer_options(o->options_.quantizer, options_.quantizer),
            "IndexTurboQuant::merge_from: quantizer options differ (bits, rotation, norm format, renorm, QJL): "
            "codes are not interchangeable");
+  TQ_CHECK(o->options_.center == options_.center,
+           "IndexTurboQuant::merge_from: one index is centered and the other is not (center "
+               << o->options_.center << " vs " << options_.center << "): codes are not interchangeable");
+  if (options_.center && o->ntotal > 0) {
+    TQ_CHECK(o->mean_.size() == mean_.size() &&
+                 std::memcmp(o->mean_.data(), mean_.data(), mean_.size() * sizeof(float)) == 0,
+             "IndexTurboQuant::merge_from: the two indexes were trained with different means (centering): codes "
+             "are relative to different vectors μ; train both with the same data or use set_mean()");
+  }
 }
 
 void IndexTurboQuant::merge_from(faiss::Index& other, idx_t add_id) {
@@ -385,6 +482,9 @@ void IndexTurboQuant::reconstruct(idx_t key, float* recons) const {
   TQ_CHECK(key >= 0 && key < ntotal,
            "IndexTurboQuant::reconstruct: key " << key << " out of range [0, " << ntotal << ")");
   tq_->decode(1, codes.data() + size_t(key) * code_size, recons);
+  if (!mean_.empty()) {
+    for (int j = 0; j < d; ++j) recons[j] += mean_[size_t(j)];
+  }
 }
 
 void IndexTurboQuant::reconstruct_n(idx_t i0, idx_t ni, float* recons) const {
@@ -392,15 +492,16 @@ void IndexTurboQuant::reconstruct_n(idx_t i0, idx_t ni, float* recons) const {
            "IndexTurboQuant::reconstruct_n: rows [" << i0 << ", " << i0 + ni << ") out of range [0, " << ntotal
                                                     << ")");
   if (ni == 0) return;
-  tq_->decode(size_t(ni), codes.data() + size_t(i0) * code_size, recons);
+  sa_decode(ni, codes.data() + size_t(i0) * code_size, recons);
 }
 
 void IndexTurboQuant::sa_encode(idx_t n, const float* x, uint8_t* bytes) const {
   TQ_CHECK(n >= 0, "IndexTurboQuant::sa_encode: n must be >= 0, got " << n);
   if (n == 0) return;
   TQ_CHECK(x != nullptr && bytes != nullptr, "IndexTurboQuant::sa_encode: null input or output");
+  check_trained("sa_encode");
   std::vector<float> buf;
-  const float* xi = prepare_input(n, x, buf, "sa_encode");
+  const float* xi = prepare_input(n, x, buf, "sa_encode", true);
   tq_->encode(size_t(n), xi, bytes);
 }
 
@@ -408,7 +509,15 @@ void IndexTurboQuant::sa_decode(idx_t n, const uint8_t* bytes, float* x) const {
   TQ_CHECK(n >= 0, "IndexTurboQuant::sa_decode: n must be >= 0, got " << n);
   if (n == 0) return;
   TQ_CHECK(x != nullptr && bytes != nullptr, "IndexTurboQuant::sa_decode: null input or output");
+  check_trained("sa_decode");
   tq_->decode(size_t(n), bytes, x);
+  if (!mean_.empty()) {
+    const float* mu = mean_.data();
+    for (idx_t i = 0; i < n; ++i) {
+      float* row = x + size_t(i) * size_t(d);
+      for (int j = 0; j < d; ++j) row[j] += mu[j];
+    }
+  }
 }
 
 faiss::FlatCodesDistanceComputer* IndexTurboQuant::get_FlatCodesDistanceComputer() const {

@@ -3,6 +3,14 @@
 /// @file
 /// IndexTurboQuant: a faiss::Index over TurboQuant codes (arXiv 2504.19874) that needs no training.
 ///
+/// Optional centering (options.center, factory token ",Center"): the codebooks stay data-oblivious, but train()
+/// learns one mean vector μ (the mean of the given rows; for cosine, of the normalized rows) and every stored code
+/// is the code of x − μ. Data far from the origin (SIFT) otherwise spends its bits on the common mean direction.
+/// Distances keep their meaning: L2 ‖q − x‖² = ‖(q − μ) − (x − μ)‖²; IP ⟨q, x⟩ = ⟨q, x − μ⟩ + ⟨q, μ⟩ (the constant
+/// is added, so distances stay estimates of the true inner product); cosine normalizes, then centers, then IP.
+/// reconstruct / sa_decode add μ back, sa_encode subtracts it. With centering on, is_trained is false until
+/// train() (or set_mean()); add / sa_encode / add_sa_codes / sa_decode on an untrained index throw.
+///
 /// Storage: the row codes of TurboQuantizer in faiss::IndexFlatCodes::codes (ntotal, code_size), plus a
 /// FlatScanner beside them (blocked fast-scan layout and per-vector factors) kept in sync by add, remove_ids,
 /// merge_from and reset. Search = FlatScanner's pipeline: rotate query → uint8 LUT scan → top k·rerank_factor →
@@ -26,6 +34,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <faiss/IndexFlatCodes.h>
 
@@ -49,6 +58,9 @@ struct IndexTurboQuantOptions {
   /// The codes: mse bits per coordinate (1, 2, 3, 4, 8 or fractional such as 2.5 / 3.5), rotation kind and seed,
   /// optional renorm factor ρ and QJL sketch. The index default stores ρ (renormalized estimator).
   TurboQuantizerOptions quantizer = default_quantizer();
+  /// Learn a mean vector μ in train() and encode x − μ (see the file comment). Off by default: the index then needs
+  /// no training. Saved by write_index (format v2).
+  bool center = false;
   /// Default search parameters (overridable per call with SearchParametersTurboQuant). The default estimator is
   /// the renormalized one (FIELD.md: best ranking at equal bits); `level` is not saved (chosen at run time).
   FlatSearchParams search = default_search();
@@ -97,8 +109,23 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   /// Change the default search parameters (validated as in the constructor).
   void set_search_params(const FlatSearchParams& params);
 
-  /// No-op: TurboQuant is data-oblivious. Accepts any n and x.
+  /// Without centering: a no-op (TurboQuant is data-oblivious; accepts any n and x). With centering: μ = mean of
+  /// the n rows (cosine: of the normalized rows), accumulated in double in one streaming pass; sets is_trained.
+  /// Requires n >= 1, finite values, and an empty index (the stored codes are relative to the current μ).
+  /// @param x  (n, d) float32
   void train(idx_t n, const float* x) override;
+  /// Whether codes are of x − μ (options().center).
+  bool centered() const { return options_.center; }
+  /// μ, (d) floats; empty until trained (and always empty without centering).
+  const std::vector<float>& mean() const { return mean_; }
+  /// Set μ directly (index I/O, or a mean computed elsewhere, e.g. over a larger stream than fits in memory).
+  /// Requires centering on, an empty index and finite values; sets is_trained. @param mean (d) float32
+  void set_mean(const float* mean);
+  /// ⟨q, μ⟩ for a prepared (normalized for cosine) query: the constant an IP/cosine search adds to the estimate of
+  /// ⟨q, x − μ⟩. 0 without centering. @param q (d)
+  float mean_dot(const float* q) const;
+  /// Πμ, (d) floats in the rotated domain (empty until trained): symmetric distances use it.
+  const std::vector<float>& mean_rotated() const { return mean_rotated_; }
   /// @param x  (n, d) float32; rejects NaN/Inf (message names the row). Row numbers ntotal..ntotal+n−1.
   void add(idx_t n, const float* x) override;
   /// Append n codes produced by sa_encode of a compatible index (same options and d). Per-vector factors are
@@ -118,18 +145,20 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   void reset() override;
   /// FAISS flat semantics: selected rows are removed and the remaining rows are renumbered (shifted down).
   size_t remove_ids(const faiss::IDSelector& sel) override;
-  /// Appends the rows of `other` (an IndexTurboQuant with identical d, metric and quantizer options), then resets
+  /// Appends the rows of `other` (an IndexTurboQuant with identical d, metric, quantizer options and, when
+  /// centered, a bit-identical μ), then resets
   /// `other` (as faiss::IndexFlatCodes does). add_id must be 0 (a flat index has no ids).
   void merge_from(faiss::Index& other, idx_t add_id = 0) override;
   void check_compatible_for_merge(const faiss::Index& other) const override;
 
-  /// mse reconstruction ‖x‖·Πᵀŷ (the QJL sketch is not added). @param recons (d) / (ni, d)
+  /// mse reconstruction ‖x‖·Πᵀŷ (+ μ when centered; the QJL sketch is not added). @param recons (d) / (ni, d)
   void reconstruct(idx_t key, float* recons) const override;
   void reconstruct_n(idx_t i0, idx_t ni, float* recons) const override;
 
-  /// Standalone codec: the exact codes add() stores (cosine: of the normalized vector). @param bytes (n, code_size)
+  /// Standalone codec: the exact codes add() stores (cosine: of the normalized vector; centered: of x − μ).
+  /// @param bytes (n, code_size)
   void sa_encode(idx_t n, const float* x, uint8_t* bytes) const override;
-  /// @param bytes (n, code_size) @param x (n, d) mse reconstruction
+  /// @param bytes (n, code_size) @param x (n, d) mse reconstruction (+ μ when centered)
   void sa_decode(idx_t n, const uint8_t* bytes, float* x) const override;
 
   /// Distance computer with the default estimator (HNSW storage, FAISS utilities): distances as search reports
@@ -146,8 +175,12 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   FlatSearchParams resolve_params(const faiss::SearchParameters* params, const faiss::IDSelector** sel,
                                   FlatSearchStats** stats) const;
   void validate_search_params(const FlatSearchParams& p) const;
-  /// Queries ready for the scanner: checked finite, normalized for cosine. Returns x or `buf`'s data.
-  const float* prepare_input(idx_t n, const float* x, std::vector<float>& buf, const char* what) const;
+  /// Rows ready for the quantizer/scanner: checked finite, normalized for cosine, and μ subtracted when
+  /// `subtract_mean` and the index is centered. Returns x or `buf`'s data.
+  const float* prepare_input(idx_t n, const float* x, std::vector<float>& buf, const char* what,
+                             bool subtract_mean) const;
+  /// Throws unless the index can encode/decode (trained when centering is on).
+  void check_trained(const char* what) const;
   void search_selected(idx_t n, const float* x, idx_t k, const FlatSearchParams& p, const faiss::IDSelector& sel,
                        float* distances, idx_t* labels) const;
   void check_scanner_in_sync() const;
@@ -156,6 +189,8 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   IndexTurboQuantOptions options_;
   std::unique_ptr<TurboQuantizer> tq_;
   std::unique_ptr<FlatScanner> scanner_;
+  std::vector<float> mean_;          // μ (d), centering only, empty until trained
+  std::vector<float> mean_rotated_;  // Πμ (d)
 };
 
 }  // namespace tqsearch

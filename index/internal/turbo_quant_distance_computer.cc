@@ -40,6 +40,21 @@ void TurboQuantDistanceComputer::set_query(const float* x) {
     q = buf_.data();
     s = s > 0 ? 1.0 : 0.0;
   }
+  // Centering: L2 scores (q − μ) against codes of x − μ; IP/cosine scores q and adds ⟨q, μ⟩.
+  offset_ = 0.0f;
+  const std::vector<float>& mu = index_.mean();
+  if (!mu.empty()) {
+    if (l2_) {
+      s = 0;
+      for (int j = 0; j < d; ++j) {
+        buf_[j] = q[j] - mu[size_t(j)];
+        s += double(buf_[j]) * buf_[j];
+      }
+      q = buf_.data();
+    } else {
+      offset_ = index_.mean_dot(q);
+    }
+  }
   try {
     query_ = tq_.prepare_query(q);
   } catch (...) {
@@ -100,7 +115,7 @@ float TurboQuantDistanceComputer::distance_to_code(const uint8_t* code) {
     case Estimator::kQjl: ip = f.norm * (dot + tq_.qjl_correction(query_, code)); break;
     default: ip = f.norm * dot; break;
   }
-  if (!l2_) return ip;
+  if (!l2_) return ip + offset_;
   return query_norm2_ + f.norm * f.norm - 2.0f * ip;
 }
 
@@ -126,10 +141,19 @@ float TurboQuantDistanceComputer::symmetric_dis(faiss::Index::idx_t i, faiss::In
       const float diff = ni * a[t] - nj * b[t];
       acc += diff * diff;
     }
-    return acc;
+    return acc;  // centering cancels in differences
   }
   for (int t = 0; t < d; ++t) acc += a[t] * b[t];
-  return ni * nj * acc;
+  const std::vector<float>& mr = index_.mean_rotated();
+  if (mr.empty()) return ni * nj * acc;
+  // ⟨x̂i + μ, x̂j + μ⟩ = ⟨x̂i, x̂j⟩ + ⟨x̂i, μ⟩ + ⟨x̂j, μ⟩ + ‖μ‖², all in the rotated domain.
+  float ai = 0, bj = 0, mm = 0;
+  for (int t = 0; t < d; ++t) {
+    ai += a[t] * mr[size_t(t)];
+    bj += b[t] * mr[size_t(t)];
+    mm += mr[size_t(t)] * mr[size_t(t)];
+  }
+  return ni * nj * acc + ni * ai + nj * bj + mm;
 }
 
 }  // namespace tqsearch::internal

@@ -5,7 +5,8 @@
 /// (TurboQuantizer::prepare_query + inner_product), symmetric distances between two mse reconstructions.
 ///
 /// Distances are what IndexTurboQuant::search reports: the IP estimate (IP / cosine) or the squared-L2 estimate
-/// ‖q‖² + ‖x‖² − 2·⟨q, x⟩_est (L2). FAISS's IndexHNSW negates IP distances itself.
+/// ‖q‖² + ‖x‖² − 2·⟨q, x⟩_est (L2). FAISS's IndexHNSW negates IP distances itself. Centered indexes: L2 scores
+/// q − μ against the codes of x − μ; IP/cosine add ⟨q, μ⟩ to the estimate of ⟨q, x − μ⟩.
 ///
 /// Used inside OpenMP regions by FAISS (HNSW build and search), so nothing here throws after construction: a
 /// query with NaN/Inf gives the worst distance (−inf for IP, +inf for L2) to every code.
@@ -37,7 +38,8 @@ class TurboQuantDistanceComputer final : public faiss::FlatCodesDistanceComputer
   Estimator estimator_;
   bool l2_;
   bool valid_query_ = false;
-  float query_norm2_ = 0;
+  float query_norm2_ = 0;         // ‖q‖² (L2; of q − μ when centered)
+  float offset_ = 0;              // ⟨q, μ⟩ added to IP/cosine distances when centered
   PreparedQuery query_;
   std::vector<float> buf_;         // (2d) scratch
   std::vector<uint8_t> idx_;       // (d) unpacked indices

@@ -1,11 +1,15 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
-// Record "TqFl" (IndexTurboQuant), format version 1:
+// Record "TqFl" (IndexTurboQuant), format version 2:
 //   section header: i32 d, u32 metric, f64 bits, u32 rotation kind, u64 rotation seed, i32 rotation rounds,
 //                   u8 fp16_norm, u8 store_renorm, u8 qjl, u32 qjl_kind, u64 qjl_seed,
 //                   u32 estimator, i32 rerank_factor, i32 rerank_min, f32 qjl_prune_z, i32 query_batch,
-//                   u64 code_size, i64 ntotal
+//                   u64 code_size, i64 ntotal,
+//                   [v2] u8 optimize_cosine, u8 center, u8 has_mean
+//   [v2, has_mean] section mean: d float32 (μ, centering)
 //   section codes:  ntotal·code_size bytes (row layout of TurboQuantizer)
+// Version 1 (read only) ends the header at ntotal and has no mean section: optimize_cosine = center = false.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "index/index_turbo_quant.h"
@@ -42,13 +46,20 @@ void write_turbo_quant(const faiss::Index& index, StreamWriter& out) {
   h.put_i32(o.search.query_batch);
   h.put_u64(tq.code_size);
   h.put_i64(tq.ntotal);
+  h.put_u8(o.quantizer.optimize_cosine);
+  h.put_u8(o.center);
+  const bool has_mean = !tq.mean().empty();
+  h.put_u8(has_mean);
   out.write_section(h);
+  if (has_mean) {
+    out.write_section(reinterpret_cast<const uint8_t*>(tq.mean().data()), tq.mean().size() * sizeof(float));
+  }
   TQ_CHECK(tq.codes.size() == size_t(tq.ntotal) * tq.code_size,
            "write_index: IndexTurboQuant codes hold " << tq.codes.size() << " bytes, expected ntotal·code_size");
   out.write_section(tq.codes.data(), tq.codes.size());
 }
 
-std::unique_ptr<faiss::Index> read_turbo_quant(StreamReader& in, uint32_t /*version*/, int /*depth*/) {
+std::unique_ptr<faiss::Index> read_turbo_quant(StreamReader& in, uint32_t version, int /*depth*/) {
   const std::vector<uint8_t> hb = in.read_section("IndexTurboQuant header", kMaxHeaderBytes);
   ByteSource h(hb, "IndexTurboQuant header");
   const int32_t d = h.get_i32();
@@ -87,6 +98,15 @@ std::unique_ptr<faiss::Index> read_turbo_quant(StreamReader& in, uint32_t /*vers
   o.search.query_batch = h.get_i32();
   const uint64_t code_size = h.get_u64();
   const int64_t ntotal = h.get_i64();
+  bool has_mean = false;
+  if (version >= 2) {
+    o.quantizer.optimize_cosine = h.get_bool();
+    o.center = h.get_bool();
+    has_mean = h.get_bool();
+    TQ_CHECK(!has_mean || o.center, "read_index: corrupt file: IndexTurboQuant stores a mean but centering is off");
+    TQ_CHECK(!o.center || has_mean || ntotal == 0,
+             "read_index: corrupt file: centered IndexTurboQuant holds " << ntotal << " vectors but no mean");
+  }
   h.expect_end();
   TQ_CHECK(ntotal >= 0 && ntotal <= kMaxRows,
            "read_index: corrupt file: IndexTurboQuant ntotal " << ntotal << " (allowed 0.." << kMaxRows << ")");
@@ -100,6 +120,17 @@ std::unique_ptr<faiss::Index> read_turbo_quant(StreamReader& in, uint32_t /*vers
   TQ_CHECK(code_size == index->code_size, "read_index: corrupt file: IndexTurboQuant code_size "
                                               << code_size << " does not match its options (" << index->code_size
                                               << ")");
+  if (has_mean) {
+    const uint64_t mean_bytes = uint64_t(d) * sizeof(float);
+    const std::vector<uint8_t> mb = in.read_section("IndexTurboQuant mean", mean_bytes, mean_bytes);
+    std::vector<float> mean(static_cast<size_t>(d), 0.0f);
+    std::memcpy(mean.data(), mb.data(), mean_bytes);
+    try {
+      index->set_mean(mean.data());
+    } catch (const Error& ex) {
+      TQ_THROW("read_index: corrupt file: " << ex.what());
+    }
+  }
   const uint64_t bytes = uint64_t(ntotal) * code_size;  // < 2^40 · 2^19: no overflow
   const std::vector<uint8_t> codes = in.read_section("IndexTurboQuant codes", bytes, bytes);
   try {

@@ -360,7 +360,7 @@ TEST(IndexIo, WrongFourccAndFutureVersionAreRefused) {
   write_bytes(path, bad);
   expect_read_error(path, "not a tqsearch index");
   bad = good;
-  bad[4] = 2;  // format version 2: from the future
+  bad[4] = 3;  // format version 3: from the future
   write_bytes(path, bad);
   expect_read_error(path, "newer");
   bad[4] = 0;
