@@ -125,10 +125,24 @@ void TurboQuantizer::apply_sketch(size_t n, const float* in, float* out) const {
   }
 }
 
-void TurboQuantizer::encode_one(const float* x, uint8_t* code, float* scratch) const {
-  float* y = scratch;            // (d)
-  float* r = scratch + d_;       // (d)
-  uint8_t* idx = reinterpret_cast<uint8_t*>(scratch + 2 * d_);  // (d) bytes
+/// Per-thread buffers of encode(): y and r (2d floats), indices (d bytes), and the optimize_cosine sweep's events
+/// and cell counters.
+struct TurboQuantizer::EncodeScratch {
+  struct Event {
+    float t;    // scale at which coordinate j moves to its next cell
+    int32_t j;  // coordinate
+  };
+  explicit EncodeScratch(int d) : buf(3 * size_t(d) + 4), cell(size_t(d)) {}
+  std::vector<float> buf;
+  std::vector<Event> events, events_tmp;
+  std::vector<int32_t> bucket_count, bucket_pos;
+  std::vector<uint8_t> cell, cell_start;
+};
+
+void TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& scratch) const {
+  float* y = scratch.buf.data();       // (d)
+  float* r = scratch.buf.data() + d_;  // (d)
+  uint8_t* idx = reinterpret_cast<uint8_t*>(scratch.buf.data() + 2 * d_);  // (d) bytes
   // Four partial sums: one long dependent chain of double adds would cost ~4 cycles per coordinate.
   double s4[4] = {0, 0, 0, 0};
   int j0 = 0;
@@ -154,7 +168,7 @@ void TurboQuantizer::encode_one(const float* x, uint8_t* code, float* scratch) c
   const int nh = alloc_.num_high();
   if (nh > 0) quantize_range(*cb_high_, y, nh, idx);
   quantize_range(*cb_low_, y + nh, d_ - nh, idx + nh);
-  if (options_.optimize_cosine) optimize_cosine(y, idx, r);
+  if (options_.optimize_cosine) optimize_cosine(y, idx, scratch);
   alloc_.pack(idx, code);
   if (options_.store_renorm || options_.qjl) {
     const float* ch = cb_high_->centroids().data();
@@ -193,23 +207,105 @@ double TurboQuantizer::cosine_of(const float* y, const uint8_t* idx) const {
   return nn > 0 ? dot / std::sqrt(nn) : -1.0;
 }
 
-void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, float* scratch) const {
-  // Nearest centroids of t·y for a grid of scales t; keep the indices with the largest cosine to y.
+void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch& scratch) const {
+  // The code maximizing ⟨y, c⟩/‖c‖ over the product codebook is the nearest-centroid code of t·y for some t > 0
+  // (if c* is the maximizer with norm N and cosine κ, every c has ‖c‖² − 2t⟨y, c⟩ >= N² − 2tκN at t = N/κ).
+  // As t grows from 0+, coordinate j (a = |y_j|) walks up its positive half-codebook, entering cell k + 1 at
+  // t = B_k/a (B_k the positive boundaries). Sweep those events in order, updating ⟨y, c⟩ and ‖c‖² incrementally.
+  // Codebooks are symmetric: the sign of y_j picks the mirrored index.
   const int nh = alloc_.num_high();
-  std::vector<uint8_t> trial(d_);
-  double best = cosine_of(y, idx);
-  for (int s = 0; s < kCosineScales; ++s) {
-    const float t = 0.5f + 1.5f * float(s) / float(kCosineScales - 1);
-    if (std::abs(t - 1.0f) < 1e-6f) continue;
-    for (int j = 0; j < d_; ++j) scratch[j] = t * y[j];
-    if (nh > 0) quantize_range(*cb_high_, scratch, nh, trial.data());
-    quantize_range(*cb_low_, scratch + nh, d_ - nh, trial.data() + nh);
-    const double c = cosine_of(y, trial.data());
-    if (c > best) {
-      best = c;
-      std::memcpy(idx, trial.data(), d_);
+  const LloydMaxCodebook* cbs[2] = {cb_high_, cb_low_};
+  const int half[2] = {cb_high_->size() / 2, cb_low_->size() / 2};
+  if (half[0] < 2 && half[1] < 2) return;  // 1 bit: the code is the sign pattern, nothing to choose
+  // Events below kScaleLo are applied up front (the start state is the nearest-centroid code of kScaleLo·y), events
+  // above kScaleHi are never reached; those in between are ordered by a counting sort into kScaleBuckets buckets
+  // linear in t, then an insertion sort inside each bucket (a few events each): O(events), no global sort.
+  auto& ev = scratch.events;
+  auto& tmp = scratch.events_tmp;
+  auto& count = scratch.bucket_count;
+  ev.clear();
+  count.assign(kScaleBuckets + 1, 0);
+  const float inv_width = float(kScaleBuckets) / (kScaleHi - kScaleLo);
+  double dot = 0, nn = 0;
+  for (int j = 0; j < d_; ++j) {
+    const int c = j < nh ? 0 : 1;
+    const int h = half[c];
+    const float* cen = cbs[c]->centroids().data();
+    const float* bnd = cbs[c]->boundaries().data();
+    const float a = std::fabs(y[j]);
+    int k = 0;
+    // Cells entered below kScaleLo (t = B_k/a < kScaleLo  ⇔  B_k < kScaleLo·a).
+    while (k + 1 < h && bnd[h + k] < kScaleLo * a) ++k;
+    scratch.cell[size_t(j)] = uint8_t(k);
+    dot += double(a) * cen[h + k];
+    nn += double(cen[h + k]) * cen[h + k];
+    for (; k + 1 < h; ++k) {
+      const float t = bnd[h + k] / a;
+      if (!(t <= kScaleHi)) break;
+      const int bi = std::min(int((t - kScaleLo) * inv_width), kScaleBuckets - 1);
+      ev.push_back({t, int32_t(j)});
+      ++count[size_t(bi) + 1];
     }
   }
+  for (int bi = 0; bi < kScaleBuckets; ++bi) count[size_t(bi) + 1] += count[size_t(bi)];
+  tmp.resize(ev.size());
+  {
+    // Scatter (stable: a coordinate's events stay in increasing t), then order each bucket.
+    std::vector<int32_t>& pos = scratch.bucket_pos;
+    pos.assign(count.begin(), count.end() - 1);
+    for (const auto& e : ev) {
+      const int bi = std::min(int((e.t - kScaleLo) * inv_width), kScaleBuckets - 1);
+      tmp[size_t(pos[size_t(bi)]++)] = e;
+    }
+    auto less = [](const EncodeScratch::Event& p, const EncodeScratch::Event& q) {
+      return p.t < q.t || (p.t == q.t && p.j < q.j);
+    };
+    for (int bi = 0; bi < kScaleBuckets; ++bi) {
+      const int32_t lo = count[size_t(bi)], hi = count[size_t(bi) + 1];
+      for (int32_t i = lo + 1; i < hi; ++i) {
+        const EncodeScratch::Event e = tmp[size_t(i)];
+        int32_t m = i;
+        while (m > lo && less(e, tmp[size_t(m) - 1])) {
+          tmp[size_t(m)] = tmp[size_t(m) - 1];
+          --m;
+        }
+        tmp[size_t(m)] = e;
+      }
+    }
+    ev.swap(tmp);
+  }
+  std::vector<uint8_t>& start = scratch.cell_start;
+  start.assign(scratch.cell.begin(), scratch.cell.end());
+  // Compare cosines without sqrt/division: dot > 0 in every state, so cos₁ > cos₀ ⇔ dot₁²·nn₀ > dot₀²·nn₁.
+  double best_dot2 = dot * dot, best_nn = nn;
+  size_t best_count = 0;  // events applied in the best state
+  for (size_t e = 0; e < ev.size(); ++e) {
+    const int j = ev[e].j;
+    const int c = j < nh ? 0 : 1;
+    const int h = half[c];
+    const float* cen = cbs[c]->centroids().data();
+    const int k = scratch.cell[size_t(j)]++;
+    const double c0 = cen[h + k], c1 = cen[h + k + 1];
+    dot += double(std::fabs(y[j])) * (c1 - c0);
+    nn += c1 * c1 - c0 * c0;
+    const double dot2 = dot * dot;
+    if (dot2 * best_nn > best_dot2 * nn) {
+      best_dot2 = dot2;
+      best_nn = nn;
+      best_count = e + 1;
+    }
+  }
+  // Rebuild the cells of the best state, then keep it only if it beats the nearest-centroid code (which is one of
+  // the swept states up to ties in the event order).
+  std::copy(start.begin(), start.end(), scratch.cell.begin());
+  for (size_t e = 0; e < best_count; ++e) ++scratch.cell[size_t(ev[e].j)];
+  uint8_t* trial = reinterpret_cast<uint8_t*>(scratch.buf.data() + d_);  // r's space is free until after this
+  for (int j = 0; j < d_; ++j) {
+    const int h = half[j < nh ? 0 : 1];
+    const int k = scratch.cell[size_t(j)];
+    trial[j] = uint8_t(y[j] < 0 ? h - 1 - k : h + k);
+  }
+  if (cosine_of(y, trial) > cosine_of(y, idx)) std::memcpy(idx, trial, size_t(d_));
 }
 
 void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
@@ -246,9 +342,9 @@ void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
   }
 #pragma omp parallel if (n > 64)
   {
-    std::vector<float> scratch(3 * size_t(d_) + 4);
+    EncodeScratch scratch(d_);
 #pragma omp for schedule(static)
-    for (size_t i = 0; i < n; ++i) encode_one(x + i * d_, codes + i * code_size_, scratch.data());
+    for (size_t i = 0; i < n; ++i) encode_one(x + i * d_, codes + i * code_size_, scratch);
   }
 }
 

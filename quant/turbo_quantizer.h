@@ -43,12 +43,13 @@ struct TurboQuantizerOptions {
   RotationParams rotation;      ///< Π
   bool fp16_norm = false;       ///< store ‖x‖ as float16 (2 bytes) instead of float32
   bool store_renorm = false;    ///< store ρ = ⟨y, ŷ⟩ for the renormalized estimator
-  /// Choose each vector's indices to maximize the cosine ⟨y, ŷ⟩/‖ŷ‖ (nearest centroids of t·y over a grid of
-  /// scales t) instead of nearest centroids of y — the error of the renormalized estimator depends only on that
-  /// angle (the idea of Extended RaBitQ). Needs store_renorm; the mse estimator and decode() are then off by the
-  /// chosen scale, so only the renormalized estimator is meaningful. Encode costs ~kCosineScales× more.
-  /// Encode-only: index files (format v1) do not store it, so a loaded index encodes new vectors with nearest
-  /// centroids; codes of both kinds are searched correctly by the renormalized estimator.
+  /// Choose each vector's indices to maximize the cosine ⟨y, ŷ⟩/‖ŷ‖ instead of nearest centroids of y — the error
+  /// of the renormalized estimator, ‖x‖·tan θ·⟨Πq, e⟩, depends only on that angle (the idea of Extended RaBitQ).
+  /// The maximizer is the nearest-centroid code of t·y for some scale t > 0, so one sweep over the scales where
+  /// some coordinate changes cell, t ∈ [kScaleLo, kScaleHi] = [1/4, 4], finds the best code of that range
+  /// (O(d·2^(b−1)) per vector, no global sort; no-op at 1 bit); it never lowers the cosine. Needs store_renorm; the
+  /// mse estimator and decode() are then off by the chosen scale, so only the renormalized estimator is
+  /// meaningful. Encode costs ~5–15× more. IndexTurboQuant files store it from format v2 on.
   bool optimize_cosine = false;
   bool qjl = false;             ///< store the 1-bit QJL sketch of the residual (+ d bits, + 4 bytes)
   QjlKind qjl_kind = QjlKind::kStructured;
@@ -121,10 +122,13 @@ class TurboQuantizer {
   void apply_sketch(size_t n, const float* in, float* out) const;
 
  private:
-  void encode_one(const float* x, uint8_t* code, float* scratch) const;
+  struct EncodeScratch;  // per-thread buffers of encode
+  void encode_one(const float* x, uint8_t* code, EncodeScratch& scratch) const;
   double cosine_of(const float* y, const uint8_t* idx) const;
-  void optimize_cosine(const float* y, uint8_t* idx, float* scratch) const;
-  static constexpr int kCosineScales = 16;
+  void optimize_cosine(const float* y, uint8_t* idx, EncodeScratch& scratch) const;
+  /// Scales t swept by optimize_cosine (relative to the nearest-centroid code at t = 1), and its bucket count.
+  static constexpr float kScaleLo = 0.25f, kScaleHi = 4.0f;
+  static constexpr int kScaleBuckets = 256;
 
   int d_;
   TurboQuantizerOptions options_;

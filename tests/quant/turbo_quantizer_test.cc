@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "quant/error.h"
@@ -280,6 +281,62 @@ TEST(TurboQuantizer, OptimizeCosineNeverLowersTheCosine) {
   TurboQuantizerOptions bad;
   bad.optimize_cosine = true;  // without store_renorm
   EXPECT_THROW(TurboQuantizer(d, bad), Error);
+}
+
+// The sweep of optimize_cosine is exact over its scale range: no nearest-centroid code of t·y, for any t in
+// [1/4, 4] (a fine grid, plus t = 1), has a larger cosine with y than the code it picks.
+TEST(TurboQuantizer, OptimizeCosineIsTheBestCodeOverItsScaleRange) {
+  const uint64_t seed = 77;
+  std::printf("[seed] %llu\n", static_cast<unsigned long long>(seed));
+  for (int d : {100, 128}) {
+    const int n = 60;
+    auto x = testing::clustered(n, d, 6, seed + d);
+    for (double bits : {2.0, 3.0, 4.0, 3.5}) {
+      TurboQuantizerOptions o;
+      o.bits = bits;
+      o.store_renorm = true;
+      o.optimize_cosine = true;
+      TurboQuantizer tq(d, o);
+      const int nh = tq.allocation().num_high();
+      const LloydMaxCodebook& lo = tq.codebook(tq.allocation().low_bits());
+      const LloydMaxCodebook& hi = nh > 0 ? tq.codebook(tq.allocation().high_bits()) : lo;
+      std::vector<uint8_t> codes(n * tq.code_size());
+      tq.encode(n, x.data(), codes.data());
+      std::vector<float> y(d), yh(d);
+      for (int i = 0; i < n; ++i) {
+        const float* row = x.data() + size_t(i) * d;
+        double ss = 0;
+        for (int j = 0; j < d; ++j) ss += double(row[j]) * row[j];
+        const float inv = float(1.0 / std::sqrt(ss));
+        for (int j = 0; j < d; ++j) y[j] = row[j] * inv;
+        tq.rotation().forward(1, y.data(), y.data());
+        tq.decode_rotated_unit(codes.data() + size_t(i) * tq.code_size(), yh.data());
+        auto cosine = [&](const std::vector<float>& c) {
+          double dot = 0, nn = 0;
+          for (int j = 0; j < d; ++j) {
+            dot += double(y[j]) * c[j];
+            nn += double(c[j]) * c[j];
+          }
+          return dot / std::sqrt(nn);
+        };
+        const double picked = cosine(yh);
+        std::vector<float> c(d);
+        for (int s = 0; s <= 1500; ++s) {
+          const double t = s == 1500 ? 1.0 : 0.25 * std::pow(16.0, s / 1499.0);
+          for (int j = 0; j < d; ++j) {
+            const LloydMaxCodebook& cb = j < nh ? hi : lo;
+            const float v = float(t * y[j]);
+            int best = 0;
+            for (int k = 1; k < cb.size(); ++k) {
+              if (std::fabs(cb.centroids()[k] - v) < std::fabs(cb.centroids()[best] - v)) best = k;
+            }
+            c[j] = cb.centroids()[best];
+          }
+          ASSERT_LE(cosine(c), picked + 1e-6) << "d " << d << " bits " << bits << " row " << i << " t " << t;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
