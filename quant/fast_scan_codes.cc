@@ -9,9 +9,11 @@
 
 namespace tqsearch {
 
-FastScanCodes::FastScanCodes(const TurboQuantizer& tq) : tq_(tq) {
+FastScanCodes::FastScanCodes(const TurboQuantizer& tq, int scan_bits) : tq_(tq), scan_bits_(scan_bits) {
+  TQ_CHECK(scan_bits >= 0 && scan_bits <= 4,
+           "FastScanCodes: scan_bits must be 0 (full codes) or 1..4 (prefix scan), got " << scan_bits);
   const BitAllocation& a = tq.allocation();
-  int8_path_ = a.high_bits() > 4;
+  int8_path_ = scan_bits == 0 && a.high_bits() > 4;
   if (int8_path_) {
     padded_d_ = (tq.d() + 31) / 32 * 32;
     block_bytes_ = size_t(kBlock) * padded_d_;
@@ -28,15 +30,43 @@ FastScanCodes::FastScanCodes(const TurboQuantizer& tq) : tq_(tq) {
       int8_table_[256 + i] = static_cast<int8_t>(std::lround(ch[i] / int8_scale_));
     return;
   }
-  auto add_region = [&](int first, int end, int bits) {
+  auto add_region = [&](int first, int end, int code_bits, int region) {
+    const int bits = scan_bits == 0 ? code_bits : std::min(code_bits, scan_bits);
+    const int shift = code_bits - bits;
+    if (shift > 0) prefix_ = true;
+    if (end > first) centroids_[region] = tq.codebook(code_bits).prefix_centroids(bits);
     const int per = 4 / bits;  // 1 bit: 4 per nibble, 2 bits: 2, 3 and 4 bits: 1
-    for (int j = first; j < end; j += per) groups_.push_back({j, std::min(per, end - j), bits});
+    for (int j = first; j < end; j += per) groups_.push_back({j, std::min(per, end - j), bits, shift});
   };
-  add_region(0, a.num_high(), a.high_bits());
-  add_region(a.num_high(), tq.d(), a.low_bits());
+  add_region(0, a.num_high(), a.high_bits(), 0);
+  add_region(a.num_high(), tq.d(), a.low_bits(), 1);
   g2_ = (num_groups() + 1) / 2 * 2;
-  uniform_per_ = (a.num_high() == 0 && a.low_bits() >= 3) ? 1 : 0;
+  uniform_per_ = (a.num_high() == 0 && a.low_bits() >= 3 && !prefix_) ? 1 : 0;
   block_bytes_ = size_t(g2_) * 16;
+}
+
+const std::vector<float>& FastScanCodes::group_centroids(const ScanGroup& g) const {
+  return centroids_[g.first < tq_.allocation().num_high() ? 0 : 1];
+}
+
+void FastScanCodes::scan_reconstruction_dots(const uint8_t* row_code, double* dot_full, double* sq_norm) const {
+  TQ_CHECK(!int8_path_, "FastScanCodes::scan_reconstruction_dots: nibble path only");
+  const BitAllocation& a = tq_.allocation();
+  std::vector<uint8_t> idx(tq_.d());
+  tq_.unpack_indices(row_code, idx.data());
+  double dot = 0, sq = 0;
+  for (const ScanGroup& g : groups_) {
+    const std::vector<float>& cs = group_centroids(g);
+    const std::vector<float>& cf = tq_.codebook(g.first < a.num_high() ? a.high_bits() : a.low_bits()).centroids();
+    for (int k = 0; k < g.count; ++k) {
+      const int i = idx[g.first + k];
+      const double c = cs[i >> g.shift];
+      dot += c * cf[i];
+      sq += c * c;
+    }
+  }
+  *dot_full = dot;
+  *sq_norm = sq;
 }
 
 void FastScanCodes::clear() {
@@ -74,7 +104,7 @@ void FastScanCodes::add(size_t n, const uint8_t* row_codes) {
       for (int g = 0; g < G; ++g) {
         const ScanGroup& grp = groups_[g];
         unsigned nib = 0;
-        for (int k = 0; k < grp.count; ++k) nib |= unsigned(idx[grp.first + k]) << (k * grp.bits);
+        for (int k = 0; k < grp.count; ++k) nib |= unsigned(idx[grp.first + k] >> grp.shift) << (k * grp.bits);
         col[size_t(g) * 16] = static_cast<uint8_t>((col[size_t(g) * 16] & keep) | (nib << shift));
       }
     }
@@ -107,7 +137,7 @@ void FastScanCodes::build_lut(const float* qr, QueryLut* out) const {
   float max_range = 0;
   for (int g = 0; g < G; ++g) {
     const ScanGroup& grp = groups_[g];
-    const float* c = tq_.codebook(grp.bits).centroids().data();
+    const float* c = group_centroids(grp).data();
     const unsigned mask = (1u << grp.bits) - 1;
     const int used = 1 << (grp.count * grp.bits);
     float mn = INFINITY, mx = -INFINITY;
@@ -161,6 +191,13 @@ void scan_blocks(SimdLevel level, const FastScanCodes& codes, const uint8_t* blo
     case SimdLevel::kAvx2: return scan_nibbles_avx2(blocks, nblocks, g2, l8, nq, acc, acc_stride);
     case SimdLevel::kScalar: return scan_nibbles_scalar(blocks, nblocks, g2, l8, nq, acc, acc_stride);
   }
+}
+
+void scan_fused(SimdLevel level, const FusedScan& s) {
+  if (s.nblocks == 0 || s.nq == 0) return;
+  TQ_CHECK(s.nvalid <= s.nblocks * FastScanCodes::kBlock, "scan_fused: nvalid " << s.nvalid << " exceeds the blocks");
+  if (level >= SimdLevel::kAvx2) return scan_fused_avx2(s);
+  scan_fused_scalar(s);
 }
 
 void accumulators_to_scores(SimdLevel level, const int32_t* acc, size_t n, const float* mult, const float* add,

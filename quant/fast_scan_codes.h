@@ -14,6 +14,12 @@
 /// 127·c[idx]/max|c| with d padded to a multiple of 32; the query is quantized to int8, scores are int32 dot
 /// products.
 ///
+/// Prefix scan (`scan_bits` = s >= 1): every coordinate keeps only the top min(bits, s) bits of its index, and the
+/// LUTs use the conditional means of the merged cells (LloydMaxCodebook::prefix_centroids). A 4-bit code scanned at
+/// s = 2 packs two coordinates per nibble: half the lookups of the full code, for a coarser score that the
+/// caller refines with the full codes (FlatScanner). This is the multi-resolution idea of RaBitQ's fast-scan +
+/// extra-bits rerank, applied to the Lloyd–Max indices: their top bits are a near-optimal coarser quantizer.
+///
 /// Kernels in quant/internal/scan_{scalar,avx2,avx512}.cc; all levels are bit-identical.
 
 #include <cstddef>
@@ -25,11 +31,13 @@
 
 namespace tqsearch {
 
-/// One nibble group: `count` consecutive coordinates from `first`, `bits` bits each.
+/// One nibble group: `count` consecutive coordinates from `first`, `bits` bits each (the top `bits` bits of
+/// indices that have `bits + shift` bits).
 struct ScanGroup {
   int first = 0;
   int count = 0;
   int bits = 0;
+  int shift = 0;
 };
 
 struct QueryLut;
@@ -38,9 +46,18 @@ class FastScanCodes {
  public:
   static constexpr int kBlock = 32;
 
-  explicit FastScanCodes(const TurboQuantizer& tq);
+  /// @param scan_bits  0: scan the full codes; 1..4: prefix scan with at most that many bits per coordinate
+  explicit FastScanCodes(const TurboQuantizer& tq, int scan_bits = 0);
 
   bool int8_path() const { return int8_path_; }
+  int scan_bits() const { return scan_bits_; }
+  /// True when some coordinate is scanned with fewer bits than its code has.
+  bool is_prefix() const { return prefix_; }
+  /// Centroids (unit-norm coordinate units) a group's nibble values are read with.
+  const std::vector<float>& group_centroids(const ScanGroup& g) const;
+  /// ⟨ŷ, ŷ_scan⟩ and ‖ŷ_scan‖² of one code, ŷ the full mse reconstruction (unit scale, rotated coordinates) and
+  /// ŷ_scan the vector the scan scores (prefix centroids); nibble path only.
+  void scan_reconstruction_dots(const uint8_t* row_code, double* dot_full, double* sq_norm) const;
   int num_groups() const { return static_cast<int>(groups_.size()); }
   const std::vector<ScanGroup>& groups() const { return groups_; }
   /// Bytes of one block of 32 vectors.
@@ -67,7 +84,10 @@ class FastScanCodes {
 
  private:
   const TurboQuantizer& tq_;
+  int scan_bits_ = 0;
+  bool prefix_ = false;
   bool int8_path_ = false;
+  std::vector<float> centroids_[2];  // [0]: high-bit region, [1]: low-bit region (prefix centroids when shifted)
   std::vector<ScanGroup> groups_;
   int g2_ = 0;
   int uniform_per_ = 0;  // 1: every group is one coordinate (3 and 4 bits, integer rate)
@@ -111,6 +131,35 @@ void scan_int8_scalar(const uint8_t* blocks, size_t nblocks, int padded_d, const
                       int32_t* acc, size_t acc_stride);
 void scan_int8_avx2(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
                     int32_t* acc, size_t acc_stride);
+
+/// Receives, during a fused scan, each block×query that holds a candidate: `scores` are the 32 scores of rows
+/// first_row … first_row+31 and bit v of `mask` is set where scores[v] was above the query's threshold when the
+/// block was scored (padding rows never). The sink re-checks against its live top-k and raises threshold[q].
+using CandidateSink = void (*)(void* ctx, int q, size_t first_row, const float* scores, uint32_t mask);
+
+/// One fused scan call (nibble path): accumulate the LUT sums of each 32-vector block for each query, turn them
+/// into scores mult[v]·(scale·acc + bias) + add[v] in registers, compare with the query's running threshold and
+/// hand only blocks with a candidate to the sink — no accumulator or score arrays in memory.
+struct FusedScan {
+  const uint8_t* blocks = nullptr;       ///< nblocks · block_bytes bytes, the block layout above
+  size_t nblocks = 0;
+  int g2 = 0;                            ///< groups rounded up to even
+  const uint8_t* const* luts = nullptr;  ///< per query: (g2, 16) uint8
+  int nq = 0;
+  const float* scale = nullptr;          ///< (nq) LUT scales
+  const float* bias = nullptr;           ///< (nq) LUT biases
+  const float* mult = nullptr;           ///< (nblocks·32) per-vector multipliers of these blocks
+  const float* add = nullptr;            ///< (nblocks·32) per-vector addends, or null
+  size_t first_row = 0;                  ///< row number of the first vector of blocks[0]
+  size_t nvalid = 0;                     ///< rows of these blocks that exist (the rest is padding)
+  float* threshold = nullptr;            ///< (nq) in/out: candidates need score > threshold[q]
+  CandidateSink sink = nullptr;
+  void* ctx = nullptr;
+};
+/// Same sink calls (order, scores, masks) on every level. AVX-512 machines run the AVX2 kernel.
+void scan_fused(SimdLevel level, const FusedScan& s);
+void scan_fused_scalar(const FusedScan& s);
+void scan_fused_avx2(const FusedScan& s);
 
 /// scores[v] = mult[v]·(scale·acc[v] + bias) + add[v] (add may be null) for v < n. Same float operations on
 /// every level (one product, one fma-free sum order), so scores are bit-identical across levels.

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <functional>
 
+#include "quant/bit_allocation.h"
 #include "quant/error.h"
 
 namespace tqsearch {
@@ -16,35 +18,141 @@ struct Cand {
   float s;
   int64_t id;
 };
-// Min-heap on score (worst candidate on top); ties: the larger id is worse.
-inline bool worse_first(const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); }
+// Best first: higher score, then smaller id.
+inline bool better(const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); }
 
+// Top-`cap` collector for scan candidates (amortized O(1) per push, unlike a heap's O(log cap)): candidates go
+// into a buffer of 2·cap; when it is full, the cap-th best score T is found among the buffered scores (a float
+// selection) and the buffer keeps the scores above T plus the first (smallest-row) ties of T up to cap; T becomes
+// the threshold. Pushes must beat it strictly, so a later candidate that ties it is dropped — scans push rows in
+// increasing order, which makes "smaller id wins ties" hold for the kept set.
 class TopK {
  public:
-  explicit TopK(size_t cap) : cap_(cap) { h_.reserve(cap); }
-  float threshold() const { return h_.size() < cap_ ? -INFINITY : h_.front().s; }
-  void push(float s, int64_t id) {
-    if (h_.size() < cap_) {
-      h_.push_back({s, id});
-      std::push_heap(h_.begin(), h_.end(), worse_first);
-    } else if (s > h_.front().s) {
-      std::pop_heap(h_.begin(), h_.end(), worse_first);
-      h_.back() = {s, id};
-      std::push_heap(h_.begin(), h_.end(), worse_first);
-    }
+  explicit TopK(size_t cap) : cap_(cap) {
+    buf_.reserve(2 * cap);
+    tmp_.reserve(2 * cap);
   }
-  std::vector<Cand>& items() { return h_; }
+  float threshold() const { return thr_; }
+  void push(float s, int64_t id) {
+    buf_.push_back({s, id});
+    if (buf_.size() == 2 * cap_) shrink();
+  }
+  /// The best min(cap, pushed) candidates, unordered.
+  std::vector<Cand>& items() {
+    if (buf_.size() > cap_) shrink();
+    return buf_;
+  }
 
  private:
+  void shrink() {
+    tmp_.resize(buf_.size());
+    for (size_t i = 0; i < buf_.size(); ++i) tmp_[i] = buf_[i].s;
+    std::nth_element(tmp_.begin(), tmp_.begin() + (cap_ - 1), tmp_.end(), std::greater<float>());
+    const float t = tmp_[cap_ - 1];
+    size_t above = 0;
+    for (const Cand& c : buf_) above += c.s > t;
+    size_t ties_left = cap_ - above;  // >= 1: t itself is buffered
+    // Ties of t keep the smallest rows (buffer order is row order within one scan, not across merges).
+    if (ties_left > 0) {
+      std::vector<int64_t> tie_ids;
+      for (const Cand& c : buf_)
+        if (c.s == t) tie_ids.push_back(c.id);
+      if (tie_ids.size() > ties_left) {
+        std::nth_element(tie_ids.begin(), tie_ids.begin() + (ties_left - 1), tie_ids.end());
+        const int64_t max_id = tie_ids[ties_left - 1];
+        size_t w = 0;
+        for (const Cand& c : buf_)
+          if (c.s > t || (c.s == t && c.id <= max_id && ties_left > 0)) {
+            if (c.s == t) --ties_left;
+            buf_[w++] = c;
+          }
+        buf_.resize(w);
+        thr_ = t;
+        return;
+      }
+    }
+    size_t w = 0;
+    for (const Cand& c : buf_)
+      if (c.s >= t) buf_[w++] = c;
+    buf_.resize(w);
+    thr_ = t;
+  }
   size_t cap_;
-  std::vector<Cand> h_;
+  float thr_ = -INFINITY;
+  std::vector<Cand> buf_;
+  std::vector<float> tmp_;
 };
 
-constexpr size_t kChunkBlocks = 64;  // 2048 vectors per kernel call: accumulators stay in L1/L2
+constexpr size_t kChunkBlocks = 64;  // 8-bit path: 2048 vectors per kernel call, accumulators stay in L1/L2
+
+// Fused-scan sink: push the block's candidates into the query's heap and publish its new threshold.
+struct SinkContext {
+  TopK* heaps;
+  float* threshold;
+};
+void push_candidates(void* ctx, int q, size_t first_row, const float* scores, uint32_t mask) {
+  SinkContext& c = *static_cast<SinkContext*>(ctx);
+  TopK& h = c.heaps[q];
+  while (mask) {
+    const int v = __builtin_ctz(mask);
+    mask &= mask - 1;
+    if (scores[v] > h.threshold()) h.push(scores[v], int64_t(first_row + v));
+  }
+  c.threshold[q] = h.threshold();
+}
+
+// ⟨Πq, ŷ⟩ of many codes, each summed exactly as TurboQuantizer::dot_rotated does (same products, same order, so
+// the same float), four codes at a time so that four independent add chains overlap; the codes are prefetched
+// first (they are random rows). `dots[c]` for rows ids[c].
+void dot_rotated_many(const TurboQuantizer& tq, const PreparedQuery& pq, const uint8_t* row_codes, const Cand* cands,
+                      size_t n, float* dots) {
+  const size_t cs = tq.code_size();
+  const int d = tq.d();
+  for (size_t c = 0; c < n; ++c) {
+    const uint8_t* code = row_codes + size_t(cands[c].id) * cs;
+    for (size_t off = 0; off < cs; off += 64) __builtin_prefetch(code + off);
+  }
+  const BitAllocation& a = tq.allocation();
+  const int nh = a.num_high();
+  const float* ch = tq.codebook(a.high_bits()).centroids().data();
+  const float* cl = tq.codebook(a.low_bits()).centroids().data();
+  const float* qr = pq.rotated.data();
+  std::vector<uint8_t> idx(size_t(4) * d);
+  size_t c = 0;
+  for (; c + 4 <= n; c += 4) {
+    for (int t = 0; t < 4; ++t) tq.unpack_indices(row_codes + size_t(cands[c + t].id) * cs, idx.data() + size_t(t) * d);
+    const uint8_t *i0 = idx.data(), *i1 = i0 + d, *i2 = i1 + d, *i3 = i2 + d;
+    float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int j = 0; j < nh; ++j) {
+      a0 += qr[j] * ch[i0[j]];
+      a1 += qr[j] * ch[i1[j]];
+      a2 += qr[j] * ch[i2[j]];
+      a3 += qr[j] * ch[i3[j]];
+    }
+    for (int j = nh; j < d; ++j) {
+      a0 += qr[j] * cl[i0[j]];
+      a1 += qr[j] * cl[i1[j]];
+      a2 += qr[j] * cl[i2[j]];
+      a3 += qr[j] * cl[i3[j]];
+    }
+    dots[c] = a0;
+    dots[c + 1] = a1;
+    dots[c + 2] = a2;
+    dots[c + 3] = a3;
+  }
+  for (; c < n; ++c) dots[c] = tq.dot_rotated(pq, row_codes + size_t(cands[c].id) * cs);
+}
 
 }  // namespace
 
-FlatScanner::FlatScanner(const TurboQuantizer& tq, Metric metric) : tq_(tq), metric_(metric), codes_(tq) {
+FlatLayout FlatLayout::recommended(const TurboQuantizer& tq) {
+  FlatLayout l;
+  l.scan_bits = tq.allocation().high_bits() > 2 ? 2 : 0;
+  return l;
+}
+
+FlatScanner::FlatScanner(const TurboQuantizer& tq, Metric metric, const FlatLayout& layout)
+    : tq_(tq), metric_(metric), layout_(layout), codes_(tq, layout.scan_bits) {
   TQ_CHECK(metric == Metric::kInnerProduct || metric == Metric::kL2,
            "FlatScanner: metric must be inner product (0) or L2 (1), got " << static_cast<uint32_t>(metric));
 }
@@ -53,12 +161,14 @@ void FlatScanner::reset() {
   codes_.clear();
   mult_norm_.clear();
   mult_renorm_.clear();
+  mult_prefix_.clear();
   neg_sqnorm_.clear();
 }
 
 size_t FlatScanner::memory_bytes() const {
   return codes_.memory_bytes() +
-         sizeof(float) * (mult_norm_.capacity() + mult_renorm_.capacity() + neg_sqnorm_.capacity());
+         sizeof(float) * (mult_norm_.capacity() + mult_renorm_.capacity() + mult_prefix_.capacity() +
+                                         neg_sqnorm_.capacity());
 }
 
 void FlatScanner::add(size_t n, const uint8_t* row_codes) {
@@ -71,11 +181,21 @@ void FlatScanner::add(size_t n, const uint8_t* row_codes) {
   mult_norm_.resize(padded, 0.0f);
   mult_renorm_.resize(padded, 0.0f);
   if (metric_ == Metric::kL2) neg_sqnorm_.resize(padded, 0.0f);
+  const bool prefix = codes_.is_prefix();
+  if (prefix) mult_prefix_.resize(padded, 0.0f);
   for (size_t i = 0; i < n; ++i) {
-    const VectorFactors f = tq_.factors(row_codes + i * tq_.code_size());
+    const uint8_t* code = row_codes + i * tq_.code_size();
+    const VectorFactors f = tq_.factors(code);
     mult_norm_[n0 + i] = k * f.norm;
     mult_renorm_[n0 + i] = k * f.norm / f.renorm;
     if (metric_ == Metric::kL2) neg_sqnorm_[n0 + i] = -f.norm * f.norm;
+    if (prefix) {
+      // ⟨Πq, y⟩ ≈ ⟨Πq, ŷ_s⟩/⟨y, ŷ_s⟩ and ⟨y, ŷ_s⟩ ≈ ⟨ŷ, ŷ_s⟩ (y − ŷ is small and nearly orthogonal to ŷ_s).
+      // A non-positive ⟨ŷ, ŷ_s⟩ only happens for degenerate codes; fall back to the plain mse scale.
+      double dot = 0, sq = 0;
+      codes_.scan_reconstruction_dots(code, &dot, &sq);
+      mult_prefix_[n0 + i] = dot > 1e-6 ? static_cast<float>(k * f.norm / dot) : k * f.norm;
+    }
   }
 }
 
@@ -108,11 +228,16 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
     std::fill(labels, labels + nq * k, int64_t(-1));
     return;
   }
-  const bool rerank = params.rerank_factor > 0;
+  TQ_CHECK(params.prefix_shortlist >= 1,
+           "FlatScanner::search: prefix_shortlist must be >= 1, got " << params.prefix_shortlist);
+  const bool prefix = codes_.is_prefix();
+  const bool rerank = params.rerank_factor > 0 || prefix;
   size_t kc = size_t(k);
   if (rerank) kc = std::max({size_t(k) * params.rerank_factor, size_t(params.rerank_min), size_t(k)});
+  if (prefix) kc = std::max(kc, size_t(k) * params.prefix_shortlist);
   kc = std::min(kc, ntotal);
-  const float* mult = params.estimator == Estimator::kRenorm ? mult_renorm_.data() : mult_norm_.data();
+  const float* mult = prefix ? mult_prefix_.data()
+                             : params.estimator == Estimator::kRenorm ? mult_renorm_.data() : mult_norm_.data();
   const float* add = l2 ? neg_sqnorm_.data() : nullptr;
   const size_t nblocks = codes_.num_blocks();
   const size_t bb = codes_.block_bytes();
@@ -128,15 +253,42 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
   // Scan blocks [b0, b1) for queries [q0, q0+nb) into heaps.
   auto scan = [&](const std::vector<PreparedQuery>& pq, const std::vector<QueryLut>& luts, size_t q0, int nb,
                   size_t b0, size_t b1, std::vector<TopK>& heaps) {
-    std::vector<int32_t> acc(size_t(nb) * kChunkBlocks * 32);
-    std::vector<float> scores(kChunkBlocks * 32);
-    std::vector<uint32_t> pos(kChunkBlocks * 32);
+    (void)pq;
     std::vector<const void*> lp(nb);
     for (int i = 0; i < nb; ++i) {
       const QueryLut& L = luts[q0 + i];
       lp[i] = codes_.int8_path() ? static_cast<const void*>(L.q8.data()) : static_cast<const void*>(L.lut.data());
     }
-    (void)pq;
+    if (!codes_.int8_path()) {
+      std::vector<float> scale(nb), bias(nb), thr(nb);
+      for (int i = 0; i < nb; ++i) {
+        scale[i] = luts[q0 + i].scale;
+        bias[i] = luts[q0 + i].bias;
+        thr[i] = heaps[i].threshold();
+      }
+      SinkContext ctx{heaps.data(), thr.data()};
+      internal::FusedScan fs;
+      fs.blocks = codes_.data() + b0 * bb;
+      fs.nblocks = b1 - b0;
+      fs.g2 = codes_.num_groups_padded();
+      fs.luts = reinterpret_cast<const uint8_t* const*>(lp.data());
+      fs.nq = nb;
+      fs.scale = scale.data();
+      fs.bias = bias.data();
+      fs.mult = mult + b0 * 32;
+      fs.add = add ? add + b0 * 32 : nullptr;
+      fs.first_row = b0 * 32;
+      fs.nvalid = std::min((b1 - b0) * 32, ntotal - b0 * 32);
+      fs.threshold = thr.data();
+      fs.sink = push_candidates;
+      fs.ctx = &ctx;
+      internal::scan_fused(params.level, fs);
+      return;
+    }
+    // 8-bit path: int32 dot products per chunk, then scores and a threshold pass.
+    std::vector<int32_t> acc(size_t(nb) * kChunkBlocks * 32);
+    std::vector<float> scores(kChunkBlocks * 32);
+    std::vector<uint32_t> pos(kChunkBlocks * 32);
     for (size_t c0 = b0; c0 < b1; c0 += kChunkBlocks) {
       const size_t cb = std::min(kChunkBlocks, b1 - c0);
       internal::scan_blocks(params.level, codes_, codes_.data() + c0 * bb, cb, lp.data(), nb, acc.data(),
@@ -195,15 +347,19 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
         *reranked += kept.size();
         cands.swap(kept);
       } else {
-        for (Cand& c : cands) {
-          const uint8_t* code = row_codes + size_t(c.id) * cs;
-          const float ip = tq_.inner_product(pq, code, params.estimator);
-          if (l2) {
-            const float n = tq_.factors(code).norm;
-            c.s = 2 * ip - n * n;
-          } else {
-            c.s = ip;
+        // Same value as tq_.inner_product(pq, code, estimator) for each candidate, computed in a batch.
+        std::vector<float> dots(cands.size());
+        dot_rotated_many(tq_, pq, row_codes, cands.data(), cands.size(), dots.data());
+        for (size_t c = 0; c < cands.size(); ++c) {
+          const uint8_t* code = row_codes + size_t(cands[c].id) * cs;
+          const VectorFactors f = tq_.factors(code);
+          float ip = 0;
+          switch (params.estimator) {
+            case Estimator::kMse: ip = f.norm * dots[c]; break;
+            case Estimator::kRenorm: ip = f.norm * dots[c] / f.renorm; break;
+            case Estimator::kQjl: ip = f.norm * (dots[c] + tq_.qjl_correction(pq, code)); break;
           }
+          cands[c].s = l2 ? 2 * ip - f.norm * f.norm : ip;
         }
         *reranked += cands.size();
       }
@@ -265,10 +421,18 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
         if (b0 < b1) scan(pq, luts, 0, nb, b0, b1, per_thread[t]);
       }
       for (int i = 0; i < nb; ++i) {
-        TopK merged(kc);
-        for (int t = 0; t < nt; ++t)
-          for (const Cand& c : per_thread[t][i].items()) merged.push(c.s, c.id);
-        finish(pq[i], merged.items(), distances + (q0 + i) * k, labels + (q0 + i) * k, &total_reranked,
+        // Merge without the threshold rule (thread t's rows are not all after thread t−1's): select by the full
+        // order (score, then id).
+        std::vector<Cand> merged;
+        for (int t = 0; t < nt; ++t) {
+          const std::vector<Cand>& c = per_thread[t][i].items();
+          merged.insert(merged.end(), c.begin(), c.end());
+        }
+        if (merged.size() > kc) {
+          std::nth_element(merged.begin(), merged.begin() + (kc - 1), merged.end(), better);
+          merged.resize(kc);
+        }
+        finish(pq[i], merged, distances + (q0 + i) * k, labels + (q0 + i) * k, &total_reranked,
                &total_pruned);
       }
     }

@@ -7,7 +7,14 @@
 ///     ─▶ top k·rerank_factor (heap, threshold skip) ─▶ float rerank with the estimator ─▶ top-k
 ///
 /// The per-vector factor is ‖x‖ (mse, QJL) or ‖x‖/ρ (renorm), so the scan already ranks by the cheap part of the
-/// chosen estimator. L2 ranks by ‖x‖² − 2⟨q, x⟩ and reports ‖q‖² + ‖x‖² − 2⟨q, x⟩.
+/// chosen estimator. The scan compares each block's scores with the running k-th best in registers (FusedScan);
+/// only blocks holding a candidate reach the heap.
+///
+/// Prefix layout (FlatLayout::scan_bits, e.g. 2 for 3- and 4-bit codes): the scan reads only the top bits of each
+/// index, two coordinates per nibble — half the lookups of a 4-bit scan — and scores ‖x‖·⟨Πq, ŷ_s⟩/⟨ŷ, ŷ_s⟩
+/// (ŷ_s the prefix reconstruction; the ratio is the renormalization of the coarse code against the full one,
+/// computed from the codes at add time). It keeps a deeper shortlist (FlatSearchParams::prefix_shortlist) that is
+/// always rescored with the full codes by the estimator. L2 ranks by ‖x‖² − 2⟨q, x⟩ and reports ‖q‖² + ‖x‖² − 2⟨q, x⟩.
 /// QJL rerank skips candidates whose upper confidence bound (mse estimate + z·σ, σ from the QJL variance
 /// bound) is below the k-th best lower bound.
 
@@ -28,6 +35,9 @@ struct FlatSearchParams {
   int rerank_factor = 4;       ///< rescore the top k·rerank_factor scan candidates in float; 0 = no rerank
   int rerank_min = 16;         ///< ...but at least this many (when rerank_factor > 0)
   float qjl_prune_z = 3.0f;    ///< QJL: skip candidates more than z·σ below the k-th (0 = never skip)
+  /// Prefix layouts: the scan keeps at least k·prefix_shortlist candidates, and they are always rescored with the
+  /// full codes (rerank_factor = 0 does not skip that step; a larger rerank_factor deepens the list). >= 1.
+  int prefix_shortlist = 12;
   int query_batch = 4;         ///< queries scanned together per pass over the codes
   /// With fewer queries than threads·query_batch, split the codes across threads only when every thread gets at
   /// least this many 32-vector blocks: below that, starting a parallel region (and, on a busy machine, waiting
@@ -43,9 +53,19 @@ struct FlatSearchStats {
   size_t pruned = 0;     ///< QJL candidates skipped by the confidence bound
 };
 
+/// How FlatScanner lays out the codes for its scan (not part of the row codes; chosen when it is built).
+struct FlatLayout {
+  /// 0: scan the full codes. 1..4: prefix scan with at most this many bits per coordinate (see above).
+  int scan_bits = 0;
+  /// The layout tqsearch recommends for these codes: scan_bits 2 when some coordinate has more than 2 bits
+  /// (3-, 4- and 8-bit and fractional rates above 2), else the full codes.
+  static FlatLayout recommended(const TurboQuantizer& tq);
+};
+
 class FlatScanner {
  public:
-  FlatScanner(const TurboQuantizer& tq, Metric metric);
+  FlatScanner(const TurboQuantizer& tq, Metric metric, const FlatLayout& layout = {});
+  const FlatLayout& layout() const { return layout_; }
 
   const TurboQuantizer& quantizer() const { return tq_; }
   Metric metric() const { return metric_; }
@@ -70,10 +90,13 @@ class FlatScanner {
  private:
   const TurboQuantizer& tq_;
   Metric metric_;
+  FlatLayout layout_;
   FastScanCodes codes_;
   // Per-row multipliers, padded with zeros to whole blocks: ‖x‖ (or ‖x‖/ρ) times 2 for L2, and −‖x‖² (L2 only).
+  // Prefix layouts use mult_prefix_ (‖x‖/⟨ŷ, ŷ_s⟩, times 2 for L2) for every estimator.
   std::vector<float> mult_norm_;
   std::vector<float> mult_renorm_;
+  std::vector<float> mult_prefix_;
   std::vector<float> neg_sqnorm_;
 };
 

@@ -113,10 +113,14 @@ LloydMaxCodebook::LloydMaxCodebook(int d, int bits) : d_(d), bits_(bits) {
   }
   for (int j = 1; j < K; ++j) b[j] = 0.5 * (c[j - 1] + c[j]);
   double mse = 0;
+  mass_.assign(K, 0);
+  first_.assign(K, 0);
   Density::Cum lo = dens.at(-1);
   for (int j = 0; j < K; ++j) {
     const Density::Cum hi = dens.at(j + 1 < K ? b[j + 1] : 1.0);
     mse += (hi.m2 - lo.m2) - 2 * c[j] * (hi.m1 - lo.m1) + c[j] * c[j] * (hi.m0 - lo.m0);
+    mass_[j] = hi.m0 - lo.m0;
+    first_[j] = hi.m1 - lo.m1;
     lo = hi;
   }
   mse_ = std::max(mse, 0.0);
@@ -137,6 +141,25 @@ const LloydMaxCodebook& LloydMaxCodebook::get(int d, int bits) {
     slot = std::move(cb);
   }
   return *slot;
+}
+
+std::vector<float> LloydMaxCodebook::prefix_centroids(int prefix_bits) const {
+  TQ_CHECK(prefix_bits >= 1 && prefix_bits <= bits_,
+           "LloydMaxCodebook::prefix_centroids: prefix_bits must be in 1.." << bits_ << ", got " << prefix_bits);
+  if (prefix_bits == bits_) return centroids_;
+  const int s = bits_ - prefix_bits;
+  std::vector<float> out(size_t(1) << prefix_bits);
+  for (size_t p = 0; p < out.size(); ++p) {
+    double m0 = 0, m1 = 0, fallback = 0;
+    for (size_t j = p << s; j < (p + 1) << s; ++j) {
+      m0 += mass_[j];
+      m1 += first_[j];
+      fallback += centroids_[j];
+    }
+    // A merged cell of (numerically) zero mass is never hit; its plain centroid average keeps the value finite.
+    out[p] = static_cast<float>(m0 > 1e-300 ? m1 / m0 : fallback / double(size_t(1) << s));
+  }
+  return out;
 }
 
 int LloydMaxCodebook::quantize(float t) const {

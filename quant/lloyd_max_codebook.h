@@ -36,11 +36,21 @@ class LloydMaxCodebook {
   /// Index of the nearest centroid of t (ties to the lower cell).
   int quantize(float t) const;
 
+  /// Probability of each cell under f_d (2^bits values summing to 1).
+  const std::vector<double>& cell_probabilities() const { return mass_; }
+  /// Centroids of the coarser codebook read off the top `prefix_bits` bits of an index: entry p is the
+  /// conditional mean of t over the cells whose index has p as its top bits (cells p·2^s … (p+1)·2^s − 1,
+  /// s = bits − prefix_bits), so `c_prefix[idx >> s]` is the best estimate of t given those bits alone.
+  /// Used by prefix scans (FlatScanner). @param prefix_bits 1..bits (bits gives centroids() back)
+  std::vector<float> prefix_centroids(int prefix_bits) const;
+
  private:
   int d_;
   int bits_;
   std::vector<float> centroids_;
   std::vector<float> boundaries_;
+  std::vector<double> mass_;   // cell probabilities
+  std::vector<double> first_;  // ∫ t f_d over each cell (for conditional means of merged cells)
   double mse_ = 0;
 };
 

@@ -25,12 +25,11 @@ inline void flush16(__m256i a, __m256i b, __m256i* t) {
                                                  _mm256_cvtepu16_epi32(_mm256_extracti128_si256(hi8, 1))));
 }
 
-// One block of 32 vectors for NQ queries (NQ <= 2 keeps the 4·NQ accumulators and temporaries in 16 registers).
+// LUT sums of one block of 32 vectors for NQ queries into tot[q][0..3] (int32, vectors 0–7, 8–15, 16–23, 24–31).
+// NQ <= 2 keeps the 4·NQ uint16 accumulators and the temporaries in 16 registers.
 template <int NQ>
-inline void nibbles_block(const uint8_t* blk, int npairs, const uint8_t* const* luts, size_t lut_off, int32_t* acc,
-                          size_t acc_stride) {
+inline void accumulate_block(const uint8_t* blk, int npairs, const uint8_t* const* luts, __m256i (*tot)[4]) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  __m256i tot[NQ][4];
   for (int q = 0; q < NQ; ++q)
     for (int i = 0; i < 4; ++i) tot[q][i] = _mm256_setzero_si256();
   for (int p0 = 0; p0 < npairs; p0 += 256) {
@@ -42,7 +41,7 @@ inline void nibbles_block(const uint8_t* blk, int npairs, const uint8_t* const* 
       const __m256i lo = _mm256_and_si256(c, m4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
       for (int q = 0; q < NQ; ++q) {
-        const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + lut_off + size_t(p) * 32));
+        const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + size_t(p) * 32));
         const __m256i ra = _mm256_shuffle_epi8(L, lo);
         const __m256i rb = _mm256_shuffle_epi8(L, hi);
         aA[q] = _mm256_add_epi16(aA[q], ra);
@@ -56,9 +55,43 @@ inline void nibbles_block(const uint8_t* blk, int npairs, const uint8_t* const* 
       flush16(bA[q], bB[q], &tot[q][2]);
     }
   }
+}
+
+// One block of 32 vectors for NQ queries → int32 accumulators.
+template <int NQ>
+inline void nibbles_block(const uint8_t* blk, int npairs, const uint8_t* const* luts, int32_t* acc,
+                          size_t acc_stride) {
+  __m256i tot[NQ][4];
+  accumulate_block<NQ>(blk, npairs, luts, tot);
   for (int q = 0; q < NQ; ++q) {
     int32_t* out = acc + size_t(q) * acc_stride;
     for (int i = 0; i < 4; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * i), tot[q][i]);
+  }
+}
+
+// Fused epilogue: scores of the block's 32 vectors for NQ queries, compared with the running thresholds.
+template <int NQ>
+inline void fused_block(const FusedScan& s, size_t b, int q0, uint32_t valid_mask) {
+  __m256i tot[NQ][4];
+  accumulate_block<NQ>(s.blocks + b * size_t(s.g2) * 16, s.g2 / 2, s.luts + q0, tot);
+  const size_t r0 = b * 32;
+  for (int q = 0; q < NQ; ++q) {
+    const __m256 vs = _mm256_set1_ps(s.scale[q0 + q]), vb = _mm256_set1_ps(s.bias[q0 + q]);
+    const __m256 thr = _mm256_set1_ps(s.threshold[q0 + q]);
+    __m256 sc[4];
+    uint32_t mask = 0;
+    for (int i = 0; i < 4; ++i) {
+      const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(tot[q][i]), vs), vb);
+      sc[i] = _mm256_mul_ps(_mm256_loadu_ps(s.mult + r0 + 8 * i), t);
+      if (s.add) sc[i] = _mm256_add_ps(sc[i], _mm256_loadu_ps(s.add + r0 + 8 * i));
+      mask |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(sc[i], thr, _CMP_GT_OQ))) << (8 * i);
+    }
+    mask &= valid_mask;
+    if (mask) {
+      alignas(32) float out[32];
+      for (int i = 0; i < 4; ++i) _mm256_store_ps(out + 8 * i, sc[i]);
+      s.sink(s.ctx, q0 + q, s.first_row + r0, out, mask);
+    }
   }
 }
 
@@ -105,8 +138,22 @@ void scan_nibbles_avx2(const uint8_t* blocks, size_t nblocks, int g2, const uint
     const uint8_t* blk = blocks + b * size_t(g2) * 16;
     int q = 0;
     for (; q + 2 <= nq; q += 2)
-      nibbles_block<2>(blk, npairs, luts + q, 0, acc + size_t(q) * acc_stride + b * 32, acc_stride);
-    if (q < nq) nibbles_block<1>(blk, npairs, luts + q, 0, acc + size_t(q) * acc_stride + b * 32, acc_stride);
+      nibbles_block<2>(blk, npairs, luts + q, acc + size_t(q) * acc_stride + b * 32, acc_stride);
+    if (q < nq) nibbles_block<1>(blk, npairs, luts + q, acc + size_t(q) * acc_stride + b * 32, acc_stride);
+  }
+}
+
+void scan_fused_avx2(const FusedScan& s) {
+  // Blocks outside, queries inside (as scan_nibbles_avx2); the scores never leave registers unless the block
+  // holds a candidate.
+  for (size_t b = 0; b < s.nblocks; ++b) {
+    const size_t r0 = b * 32;
+    if (r0 >= s.nvalid) break;
+    const size_t valid = std::min<size_t>(32, s.nvalid - r0);
+    const uint32_t valid_mask = valid == 32 ? 0xFFFFFFFFu : ((1u << valid) - 1);
+    int q = 0;
+    for (; q + 2 <= s.nq; q += 2) fused_block<2>(s, b, q, valid_mask);
+    if (q < s.nq) fused_block<1>(s, b, q, valid_mask);
   }
 }
 

@@ -1,5 +1,6 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
 // Scalar references of the scan kernels: the definition every SIMD level must match bit for bit.
+#include <algorithm>
 #include <cstring>
 
 #include "quant/fast_scan_codes.h"
@@ -22,6 +23,34 @@ void scan_nibbles_scalar(const uint8_t* blocks, size_t nblocks, int g2, const ui
         }
         out[v] = sum;
       }
+    }
+  }
+}
+
+void scan_fused_scalar(const FusedScan& s) {
+  float scores[32];
+  for (size_t b = 0; b < s.nblocks; ++b) {
+    const uint8_t* blk = s.blocks + b * size_t(s.g2) * 16;
+    const size_t r0 = b * 32;
+    const size_t valid = s.nvalid > r0 ? std::min<size_t>(32, s.nvalid - r0) : 0;
+    if (valid == 0) break;
+    for (int q = 0; q < s.nq; ++q) {
+      const uint8_t* lut = s.luts[q];
+      const float thr = s.threshold[q];
+      uint32_t mask = 0;
+      for (int v = 0; v < 32; ++v) {
+        int32_t sum = 0;
+        for (int j = 0; j < s.g2; ++j) {
+          const uint8_t byte = blk[size_t(j) * 16 + (v & 15)];
+          sum += lut[size_t(j) * 16 + (v < 16 ? (byte & 15) : (byte >> 4))];
+        }
+        const float t = static_cast<float>(sum) * s.scale[q] + s.bias[q];
+        float sc = s.mult[r0 + v] * t;
+        if (s.add) sc = sc + s.add[r0 + v];
+        scores[v] = sc;
+        if (size_t(v) < valid && sc > thr) mask |= 1u << v;
+      }
+      if (mask) s.sink(s.ctx, q, s.first_row + r0, scores, mask);
     }
   }
 }

@@ -75,6 +75,40 @@ TEST(LloydMaxCodebook, CacheReturnsSameObject) {
   EXPECT_NE(&LloydMaxCodebook::get(100, 4), &LloydMaxCodebook::get(100, 3));
 }
 
+TEST(LloydMaxCodebook, PrefixCentroidsAreConditionalMeansOfMergedCells) {
+  // Large d: the coordinate is N(0, σ²), σ = 1/√d, and the mean over [a, b] is σ·(φ(a/σ) − φ(b/σ)) / (Φ(b/σ) − Φ(a/σ)).
+  const int d = 1 << 20;
+  const double sigma = 1.0 / std::sqrt(double(d));
+  auto phi = [](double z) { return std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI); };
+  auto Phi = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
+  for (int b = 2; b <= 4; ++b) {
+    const LloydMaxCodebook cb(d, b);
+    double total = 0;
+    for (double m : cb.cell_probabilities()) total += m;
+    EXPECT_NEAR(total, 1.0, 1e-9) << "b=" << b;
+    EXPECT_EQ(cb.prefix_centroids(b), cb.centroids());
+    for (int p = 1; p < b; ++p) {
+      const std::vector<float> pc = cb.prefix_centroids(p);
+      ASSERT_EQ(pc.size(), size_t(1) << p);
+      const int s = b - p;
+      for (size_t i = 0; i < pc.size(); ++i) {
+        const size_t j0 = i << s, j1 = ((i + 1) << s) - 1;  // merged cells j0..j1
+        const double lo = j0 == 0 ? -INFINITY : cb.boundaries()[j0 - 1] / sigma;
+        const double hi = j1 + 1 == size_t(cb.size()) ? INFINITY : cb.boundaries()[j1] / sigma;
+        const double expect = sigma * ((std::isinf(lo) ? 0 : phi(lo)) - (std::isinf(hi) ? 0 : phi(hi))) /
+                              ((std::isinf(hi) ? 1 : Phi(hi)) - (std::isinf(lo) ? 0 : Phi(lo)));
+        EXPECT_NEAR(pc[i] / sigma, expect / sigma, 1e-3) << "b=" << b << " prefix=" << p << " i=" << i;
+        if (i > 0) EXPECT_GT(pc[i], pc[i - 1]);
+      }
+    }
+  }
+  // The 1-bit prefix of any codebook is ±E|t| (the 1-bit Lloyd–Max codebook for a symmetric density).
+  const LloydMaxCodebook c4(300, 4), c1(300, 1);
+  EXPECT_NEAR(c4.prefix_centroids(1)[1], c1.centroids()[1], 1e-4 * c1.centroids()[1]);
+  EXPECT_THROW(c4.prefix_centroids(0), Error);
+  EXPECT_THROW(c4.prefix_centroids(5), Error);
+}
+
 TEST(LloydMaxCodebook, RejectsBadArguments) {
   EXPECT_THROW(LloydMaxCodebook(0, 4), Error);
   EXPECT_THROW(LloydMaxCodebook(100, 0), Error);
