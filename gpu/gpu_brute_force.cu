@@ -56,7 +56,7 @@ struct GpuBruteForce::Impl {
   DeviceBuffer<float> xf, sqn;
   mutable DeviceBuffer<float> qf, scores_f, tmp;
   mutable DeviceBuffer<__half> qh, scores_h;
-  mutable DeviceBuffer<Cand> cand, merged, mergews;
+  mutable DeviceBuffer<Cand> cand, merged;
 
   size_t elem() const { return prec == BruteForcePrecision::kFp16 ? 2 : 4; }
 
@@ -210,10 +210,7 @@ void GpuBruteForce::search(size_t nq, const float* queries, int k, float* distan
       }
     }
     m.merged.resize(cnt * kk, "merged");
-    const size_t ws = internal::merge_workspace(static_cast<int>(cnt), lists, kk, kk);
-    if (ws > 0) m.mergews.resize(ws, "merge workspace");
-    internal::launch_merge(m.cand.get(), static_cast<int>(cnt), lists, kk, kk, m.merged.get(),
-                           ws > 0 ? m.mergews.get() : nullptr, m.stream);
+    internal::launch_merge(m.cand.get(), static_cast<int>(cnt), lists, kk, kk, m.merged.get(), m.stream);
     res.resize(cnt * kk);
     TQ_CUDA_CHECK(cudaMemcpyAsync(res.data(), m.merged.get(), res.size() * sizeof(Cand), cudaMemcpyDeviceToHost,
                                   m.stream));

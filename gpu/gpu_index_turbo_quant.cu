@@ -12,6 +12,7 @@
 #include "gpu/internal/cuda_check.cuh"
 #include "gpu/internal/device_buffer.cuh"
 #include "gpu/internal/encode_kernels.cuh"
+#include "gpu/internal/refine_kernels.cuh"
 #include "gpu/internal/rerank_kernels.cuh"
 #include "gpu/internal/scan_kernels.cuh"
 #include "gpu/internal/select_kernels.cuh"
@@ -28,6 +29,7 @@ Shard::Shard(const TurboQuantizer& tq, int dev) : device(dev) {
   TQ_CUBLAS_CHECK(cublasSetStream(cublas, stream));
   gq = std::make_unique<GpuQuantizer>(tq, device);
   flag.resize(1, "flag");
+  flag_range.resize(1, "flag");
 }
 
 Shard::~Shard() {
@@ -41,8 +43,10 @@ Shard::~Shard() {
   f_norm.reset();
   f_renorm.reset();
   f_sqnorm.reset();
+  raw.reset();
   xbuf.reset();
   flag.reset();
+  flag_range.reset();
   queries.reset();
   rotated.reset();
   qnorm.reset();
@@ -54,7 +58,7 @@ Shard::~Shard() {
   scores.reset();
   cand.reset();
   merged.reset();
-  mergews.reset();
+  reranked.reset();
   result.reset();
   gq.reset();
   for (cudaEvent_t& e : events)
@@ -92,6 +96,7 @@ void Shard::reserve(size_t n) {
   f_norm.grow_keep(cap, size, stream, "norms");
   f_renorm.grow_keep(cap, size, stream, "renorm factors");
   f_sqnorm.grow_keep(cap, size, stream, "squared norms");
+  if (raw_row_bytes > 0) raw.grow_keep(cap * raw_row_bytes, size * raw_row_bytes, stream, "raw vectors for refine");
   capacity = cap;
   TQ_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
@@ -183,15 +188,29 @@ struct GpuIndexTurboQuant::Impl {
   }
 
   void reset_flag(Shard& sh) {
-    const unsigned long long init = ~0ull;
-    TQ_CUDA_CHECK(cudaMemcpyAsync(sh.flag.get(), &init, sizeof(init), cudaMemcpyHostToDevice, sh.stream));
+    const unsigned long long init[1] = {~0ull};
+    TQ_CUDA_CHECK(cudaMemcpyAsync(sh.flag.get(), init, sizeof(init), cudaMemcpyHostToDevice, sh.stream));
+    TQ_CUDA_CHECK(cudaMemcpyAsync(sh.flag_range.get(), init, sizeof(init), cudaMemcpyHostToDevice, sh.stream));
+    TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));  // `init` lives on this stack frame
   }
   /// Shard-local row whose norm overflowed, or −1. Synchronizes.
-  int64_t read_flag(Shard& sh) {
+  int64_t read_flag(Shard& sh) { return read_one_flag(sh, sh.flag.get()); }
+  /// Row (relative to the store_raw calls' first rows) outside the fp16 range, or −1. Synchronizes.
+  int64_t read_range_flag(Shard& sh) { return read_one_flag(sh, sh.flag_range.get()); }
+  int64_t read_one_flag(Shard& sh, unsigned long long* f) {
     unsigned long long v = 0;
-    TQ_CUDA_CHECK(cudaMemcpyAsync(&v, sh.flag.get(), sizeof(v), cudaMemcpyDeviceToHost, sh.stream));
+    TQ_CUDA_CHECK(cudaMemcpyAsync(&v, f, sizeof(v), cudaMemcpyDeviceToHost, sh.stream));
     TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
     return v == ~0ull ? -1 : static_cast<int64_t>(v);
+  }
+
+  bool keeps_raw() const { return config.refine != RefineStorage::kNone; }
+  /// Raw rows x (device, on the shard's device) → the shard's refine storage at shard-local row `at`. A row
+  /// outside the fp16 range sets flag_range (atomicMin) to row_base + its index in x.
+  void store_raw(Shard& sh, const float* x, size_t count, size_t at, size_t row_base) {
+    if (sh.raw_row_bytes == 0) return;
+    internal::launch_store_raw(x, count, d, sh.raw_fp16, sh.raw.get() + at * sh.raw_row_bytes, sh.flag_range.get(),
+                               row_base, sh.stream);
   }
 
   void commit(const std::vector<std::pair<size_t, size_t>>& parts) {
@@ -237,15 +256,21 @@ struct GpuIndexTurboQuant::Impl {
           dx = sh.xbuf.get();
         }
         encode_rows(sh, dx, cnt, sh.size + (r - a));
+        store_raw(sh, dx, cnt, sh.size + (r - a), r);
       }
       const int64_t bad = read_flag(sh);
       TQ_CHECK(bad < 0, "GpuIndexTurboQuant::add: row " << (a + size_t(bad) - sh.size)
                                                         << " has a norm that overflows float");
+      const int64_t big = read_range_flag(sh);
+      TQ_CHECK(big < 0, "GpuIndexTurboQuant::add: row " << big
+                                                        << " has a value outside the fp16 range (|x| > 65504) of the "
+                                                           "refine storage; use RefineStorage::kFp32");
     });
     commit(parts);
   }
 
-  void add_codes_impl(size_t n, const uint8_t* codes) {
+  /// `vectors` (host, (n, d)): required when the index keeps raw vectors.
+  void add_codes_impl(size_t n, const uint8_t* codes, const float* vectors) {
     const size_t cs = tq->code_size();
     std::vector<std::pair<size_t, size_t>> parts(shards.size());
     for (size_t s = 0; s < shards.size(); ++s) parts[s] = split(n, s);
@@ -267,13 +292,29 @@ struct GpuIndexTurboQuant::Impl {
     t.sqnorm = sh.f_sqnorm.get();
       t.first = sh.size;
       internal::launch_layout_from_codes(sh.gq->view(), dst, b - a, t, sh.stream);
+      if (sh.raw_row_bytes > 0) {
+        reset_flag(sh);
+        const size_t batch = std::max<size_t>(1, config.add_batch);
+        sh.xbuf.resize(std::min(batch, b - a) * d, "refine input");
+        for (size_t r = a; r < b; r += batch) {
+          const size_t cnt = std::min(batch, b - r);
+          TQ_CUDA_CHECK(cudaMemcpyAsync(sh.xbuf.get(), vectors + r * size_t(d), cnt * d * sizeof(float),
+                                        cudaMemcpyHostToDevice, sh.stream));
+          store_raw(sh, sh.xbuf.get(), cnt, sh.size + (r - a), r);
+        }
+        const int64_t big = read_range_flag(sh);
+        TQ_CHECK(big < 0, "GpuIndexTurboQuant::add_codes: row " << big
+                                                                 << " has a value outside the fp16 range (|x| > 65504) "
+                                                                    "of the refine storage; use RefineStorage::kFp32");
+      }
       TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
     });
     commit(parts);
   }
 
   /// Search nq ≤ kQueryChunk queries on one shard: ranking scores and shard-local ids (nq, k), and ‖q‖.
-  void search_shard(Shard& sh, size_t nq, const float* queries, int k, int kc, const GpuSearchParams& p,
+  /// kr > 0: exact refine of the TQ stage's best kr (refine scores: ⟨q, x⟩ or −‖q − x‖²).
+  void search_shard(Shard& sh, size_t nq, const float* queries, int k, int kc, int kr, const GpuSearchParams& p,
                     const std::vector<float>* host_sketch, std::vector<Cand>& out, std::vector<float>& qnorm,
                     GpuSearchStats& st) {
     DeviceScope scope(sh.device);
@@ -371,7 +412,22 @@ struct GpuIndexTurboQuant::Impl {
       ra.rerank = p.rerank_factor > 0;
       mark(2);
       sh.result.resize(nq * size_t(k), "results");
-      internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, k, sh.result.get(), sh.stream);
+      if (kr > 0 && sh.raw_row_bytes > 0) {
+        const int krs = std::min(kr, kcs);
+        sh.reranked.resize(nq * size_t(krs), "refine candidates");
+        internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, krs, sh.reranked.get(),
+                                     sh.stream);
+        internal::RefineArgs fa;
+        fa.vectors = sh.raw.get();
+        fa.fp16 = sh.raw_fp16;
+        fa.d = d;
+        fa.queries = sh.queries.get();
+        fa.l2 = metric == Metric::kL2;
+        internal::launch_refine_topk(fa, sh.reranked.get(), static_cast<int>(nq), krs, k, sh.result.get(), sh.stream);
+        st.refined += nq * size_t(krs);
+      } else {
+        internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, k, sh.result.get(), sh.stream);
+      }
       mark(3);
       TQ_CUDA_CHECK(cudaMemcpyAsync(out.data(), sh.result.get(), nq * k * sizeof(Cand), cudaMemcpyDeviceToHost,
                                     sh.stream));
@@ -394,10 +450,7 @@ struct GpuIndexTurboQuant::Impl {
   /// Each query's `nlists` sorted lists of K candidates → its best K (sh.merged).
   void merge(Shard& sh, size_t nq, int nlists, int K) {
     sh.merged.resize(nq * size_t(K), "merged candidates");
-    const size_t ws = internal::merge_workspace(static_cast<int>(nq), nlists, K, K);
-    if (ws > 0) sh.mergews.resize(ws, "merge workspace");
-    internal::launch_merge(sh.cand.get(), static_cast<int>(nq), nlists, K, K, sh.merged.get(),
-                           ws > 0 ? sh.mergews.get() : nullptr, sh.stream);
+    internal::launch_merge(sh.cand.get(), static_cast<int>(nq), nlists, K, K, sh.merged.get(), sh.stream);
   }
 
   /// Global id of a shard-local row (segments of a shard are appended in increasing local order).
@@ -431,7 +484,16 @@ GpuIndexTurboQuant::GpuIndexTurboQuant(int d, const TurboQuantizerOptions& optio
     TQ_CHECK(devs[i] >= 0 && devs[i] < ndev,
              "GpuIndexTurboQuant: device " << devs[i] << " is not visible (" << ndev << " CUDA devices)");
   }
-  for (int dev : devs) impl_->shards.push_back(std::make_unique<Shard>(*impl_->tq, dev));
+  TQ_CHECK(config.refine == RefineStorage::kNone || config.refine == RefineStorage::kFp16 ||
+               config.refine == RefineStorage::kFp32,
+           "GpuIndexTurboQuant: refine storage must be kNone (0), kFp16 (1) or kFp32 (2), got "
+               << static_cast<uint32_t>(config.refine));
+  for (int dev : devs) {
+    impl_->shards.push_back(std::make_unique<Shard>(*impl_->tq, dev));
+    Shard& sh = *impl_->shards.back();
+    sh.raw_fp16 = config.refine == RefineStorage::kFp16;
+    sh.raw_row_bytes = config.refine == RefineStorage::kNone ? 0 : size_t(d) * (sh.raw_fp16 ? 2 : 4);
+  }
   impl_->per_shard.resize(impl_->shards.size());
 }
 
@@ -463,7 +525,7 @@ void GpuIndexTurboQuant::add(size_t n, const float* x) {
   if (!impl_->gpu_encode()) {
     std::vector<uint8_t> codes(n * code_size());
     impl_->tq->encode(n, x, codes.data());
-    impl_->add_codes_impl(n, codes.data());
+    impl_->add_codes_impl(n, codes.data(), x);
     return;
   }
   impl_->add_gpu(n, x, -1);
@@ -490,10 +552,39 @@ void GpuIndexTurboQuant::add_from_device(size_t n, const float* x, int device) {
   impl_->add_gpu(n, x, device);
 }
 
-void GpuIndexTurboQuant::add_codes(size_t n, const uint8_t* codes) {
+void GpuIndexTurboQuant::add_codes(size_t n, const uint8_t* codes, const float* vectors) {
   if (n == 0) return;
   TQ_CHECK(codes != nullptr, "GpuIndexTurboQuant::add_codes: null codes");
-  impl_->add_codes_impl(n, codes);
+  if (impl_->keeps_raw()) {
+    TQ_CHECK(vectors != nullptr, "GpuIndexTurboQuant::add_codes: this index keeps raw vectors for refine "
+                                 "(GpuIndexConfig::refine); pass the (n, d) vectors the codes encode");
+    check_finite_host(n, impl_->d, vectors, "GpuIndexTurboQuant::add_codes: vectors");
+  }
+  impl_->add_codes_impl(n, codes, impl_->keeps_raw() ? vectors : nullptr);
+}
+
+RefineStorage GpuIndexTurboQuant::refine_storage() const { return impl_->config.refine; }
+
+std::vector<float> GpuIndexTurboQuant::vectors() const {
+  if (!impl_->keeps_raw()) return {};
+  const int d = impl_->d;
+  std::vector<float> out(impl_->ntotal * size_t(d));
+  for (const auto& g : impl_->segments) {
+    Shard& sh = *impl_->shards[g.shard];
+    DeviceScope scope(sh.device);
+    if (sh.raw_fp16) {
+      std::vector<__half> h(g.count * size_t(d));
+      TQ_CUDA_CHECK(cudaMemcpyAsync(h.data(), sh.raw.get() + g.local * sh.raw_row_bytes, h.size() * sizeof(__half),
+                                    cudaMemcpyDeviceToHost, sh.stream));
+      TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+      for (size_t i = 0; i < h.size(); ++i) out[g.global * d + i] = __half2float(h[i]);
+    } else {
+      TQ_CUDA_CHECK(cudaMemcpyAsync(out.data() + g.global * d, sh.raw.get() + g.local * sh.raw_row_bytes,
+                                    g.count * sh.raw_row_bytes, cudaMemcpyDeviceToHost, sh.stream));
+      TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+    }
+  }
+  return out;
 }
 
 std::vector<uint8_t> GpuIndexTurboQuant::codes() const {
@@ -569,6 +660,8 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
                                                     << (params.estimator == Estimator::kRenorm ? "store_renorm" : "qjl"));
   TQ_CHECK(params.rerank_factor >= 0,
            "GpuIndexTurboQuant::search: rerank_factor must be >= 0, got " << params.rerank_factor);
+  TQ_CHECK(params.refine_factor >= 0,
+           "GpuIndexTurboQuant::search: refine_factor must be >= 0, got " << params.refine_factor);
   TQ_CHECK(params.gemm_min_batch >= -1,
            "GpuIndexTurboQuant::search: gemm_min_batch must be >= -1 (-1 = automatic), got " << params.gemm_min_batch);
   const int d = impl_->d;
@@ -584,6 +677,13 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
   size_t kc = size_t(k);
   if (params.rerank_factor > 0)
     kc = std::max({size_t(k) * size_t(params.rerank_factor), size_t(std::max(0, params.rerank_min)), size_t(k)});
+  // Exact refine of the TQ stage's best k·refine_factor (when raw vectors are kept).
+  const bool refine = impl_->keeps_raw() && params.refine_factor > 0;
+  const size_t kr = refine ? std::min(size_t(k) * size_t(params.refine_factor), ntotal) : 0;
+  TQ_CHECK(kr <= size_t(internal::kMaxSelectK),
+           "GpuIndexTurboQuant::search: k·refine_factor = " << kr << " candidates exceed the GPU limit of "
+                                                            << internal::kMaxSelectK);
+  kc = std::max(kc, kr);
   kc = std::min(kc, ntotal);
   TQ_CHECK(kc <= size_t(internal::kMaxSelectK),
            "GpuIndexTurboQuant::search: k·rerank_factor = " << kc << " candidates exceed the GPU limit of "
@@ -606,12 +706,14 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
     std::vector<std::vector<float>> qn(S);
     std::vector<GpuSearchStats> st(S);
     for_each_shard(S, [&](size_t s) {
-      impl_->search_shard(*impl_->shards[s], cnt, qp, k, static_cast<int>(kc), params, &host_sketch, res[s], qn[s],
+      impl_->search_shard(*impl_->shards[s], cnt, qp, k, static_cast<int>(kc), static_cast<int>(kr), params,
+                          &host_sketch, res[s], qn[s],
                           st[s]);
     });
     for (size_t s = 0; s < S; ++s) {
       total.scanned += st[s].scanned;
       total.reranked += st[s].reranked;
+      total.refined += st[s].refined;
       total.used_gemm = total.used_gemm || st[s].used_gemm;
       total.ms_prepare += st[s].ms_prepare;
       total.ms_scan += st[s].ms_scan;
@@ -641,7 +743,8 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
       int64_t* I = labels + (q0 + i) * k;
       for (int r = 0; r < k; ++r) {
         if (size_t(r) < m) {
-          D[r] = l2 ? qq - all[r].s : all[r].s;
+          // Refine scores are exact: −‖q − x‖² (L2) or ⟨q, x⟩; TQ scores for L2 are 2⟨q, x⟩ − ‖x‖².
+          D[r] = l2 ? (refine ? -all[r].s : qq - all[r].s) : all[r].s;
           I[r] = all[r].id;
         } else {
           D[r] = pad;

@@ -14,6 +14,8 @@
 ///     nq small: fused scan (16-byte coalesced loads, dp4a, several queries per pass) + block top-k
 ///     nq large: dequantize tiles to fp16 + cuBLAS GEMM (tensor cores) + top-k
 ///   ─▶ k·rerank_factor candidates ─rerank in float with the chosen estimator (mse / renorm / QJL)─▶ top-k
+///   optional exact refine (config.refine): the TQ stage returns k·refine_factor candidates, re-scored with the
+///   raw vectors kept in device memory (fp16 or fp32) ─▶ top-k with exact distances (as faiss::IndexRefineFlat)
 /// Several GPUs: the database is sharded over the devices (each add is split evenly), each shard searches
 /// concurrently and the per-shard top-k are merged on the host.
 ///
@@ -30,12 +32,22 @@
 
 namespace tqsearch::gpu {
 
+/// Raw vectors kept beside the codes for the exact refine stage.
+enum class RefineStorage : uint32_t {
+  kNone = 0,  ///< codes only (code_size bytes per vector)
+  kFp16 = 1,  ///< + d·2 bytes per vector; values must fit fp16 (|x| ≤ 65504); distances to the fp16-rounded vectors
+  kFp32 = 2,  ///< + d·4 bytes per vector; exact float distances
+};
+
 struct GpuIndexConfig {
   /// Devices to shard over, one shard per entry; empty = every visible device. A device may appear more than
   /// once (several shards on one GPU: tests of the sharding on a one-GPU machine).
   std::vector<int> devices;
   /// Rows encoded per chunk in add() (bounds the temporary device memory: chunk·d·4 bytes).
   size_t add_batch = size_t(1) << 16;
+  /// Keep the raw vectors on the GPU for an exact second stage (GpuSearchParams::refine_factor). Recall beyond
+  /// what the 4-bit estimator ranks (near-ties) costs d·2 or d·4 more bytes per vector.
+  RefineStorage refine = RefineStorage::kNone;
 };
 
 struct GpuSearchParams {
@@ -47,6 +59,11 @@ struct GpuSearchParams {
   /// GEMM of the dequantized tiles beats repeated passes of the fused scan; below, repeated fused passes win —
   /// measured in bench/gpu, see bench/RESULTS.md).
   int gemm_min_batch = -1;
+  /// Exact refine, when the index keeps raw vectors (GpuIndexConfig::refine): the TQ stage (scan + rerank) keeps
+  /// k·refine_factor candidates, which are re-scored exactly (float32 arithmetic) against the stored vectors; the
+  /// distances returned are then exact: ⟨q, x⟩, or ‖q − x‖² computed as a sum of squared differences. 0 = no refine
+  /// (TQ estimates only). Ignored when the index keeps no raw vectors.
+  int refine_factor = 4;
   /// Record CUDA events between the stages and report their times in GpuSearchStats (benchmarks).
   bool collect_timings = false;
 };
@@ -55,9 +72,10 @@ struct GpuSearchParams {
 struct GpuSearchStats {
   size_t scanned = 0;   ///< vector×query pairs scored by the scan
   size_t reranked = 0;  ///< candidates rescored in float
+  size_t refined = 0;   ///< candidates rescored exactly with the raw vectors
   bool used_gemm = false;
   /// Device times in ms (collect_timings only; summed over shards and query chunks): query rotation,
-  /// scan (fused, or dequantize + GEMM + select), candidate merge, rerank + final top-k.
+  /// scan (fused, or dequantize + GEMM + select), candidate merge, rerank + refine + final top-k.
   float ms_prepare = 0, ms_scan = 0, ms_merge = 0, ms_rerank = 0;
 };
 
@@ -90,9 +108,15 @@ class GpuIndexTurboQuant {
   /// avoid the host transfer. Copied peer-to-peer to the shards on other devices.
   void add_from_device(size_t n, const float* x, int device);
   /// Append row codes produced by TurboQuantizer::encode (CPU) or by codes(). @param codes (n, code_size())
-  void add_codes(size_t n, const uint8_t* codes);
+  /// @param vectors  (n, d) float32 host rows the codes encode: required when the index keeps raw vectors for
+  ///                 refine (config.refine != kNone; finite, fp16 range for kFp16), otherwise ignored (may be null)
+  void add_codes(size_t n, const uint8_t* codes, const float* vectors = nullptr);
   /// All row codes in id order, (ntotal(), code_size()) — what the CPU index stores.
   std::vector<uint8_t> codes() const;
+  RefineStorage refine_storage() const;
+  /// The raw vectors kept for refine, in id order, (ntotal(), d) float32 (fp16 storage: the fp16-rounded values);
+  /// empty when the index keeps none.
+  std::vector<float> vectors() const;
   void reset();
 
   /// Encode on the GPU (first shard's device) without adding: the same bytes as quantizer().encode().
@@ -108,7 +132,7 @@ class GpuIndexTurboQuant {
   void search(size_t nq, const float* queries, int k, const GpuSearchParams& params, float* distances,
               int64_t* labels, GpuSearchStats* stats = nullptr) const;
 
-  /// Bytes of device memory held (codes, scan layout, factors), summed over shards.
+  /// Bytes of device memory held (codes, scan layout, factors, raw vectors for refine), summed over shards.
   size_t device_memory_bytes() const;
 
  private:

@@ -6,7 +6,7 @@
 // 10-recall@10 against exact fp32 brute force, achieved GB/s of code reads and the card's device-to-device copy
 // bandwidth (read + write) measured in the same run. Also the GPU encode rate (add_from_device).
 //
-// Usage: bench_gpu [--quick] [--configs 1536,128] [--out results.tsv]
+// Usage: bench_gpu [--quick] [--configs 1536,128] [--nq 1,16,256,4096] [--variants 012345] [--out results.tsv]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -148,8 +148,13 @@ double time_median(F&& f, double min_total, int min_reps) {
   return median(t);
 }
 
-void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quick, std::vector<Row>& rows,
-                FILE* tsv) {
+struct Filter {
+  std::vector<size_t> nqs{1, 16, 256, 4096};
+  std::string variants = "012345";  // indices into kNames
+};
+
+void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quick, const Filter& filter,
+                std::vector<Row>& rows, FILE* tsv) {
   const int k = 10;
   const size_t nq_max = 4096, ngt = quick ? 200 : 1000;
   const int C = 1024;
@@ -189,6 +194,11 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
   gcfg.devices = {0};
   gcfg.add_batch = size_t(1) << 20;
   GpuIndexTurboQuant tq(d, o, metric, gcfg);
+  // Same codes + raw vectors for the exact refine stage (fp16 and fp32 storage).
+  GpuIndexConfig rcfg16 = gcfg, rcfg32 = gcfg;
+  rcfg16.refine = RefineStorage::kFp16;
+  rcfg32.refine = RefineStorage::kFp32;
+  GpuIndexTurboQuant tq16(d, o, metric, rcfg16), tq32(d, o, metric, rcfg32);
   CK(cudaDeviceSynchronize());
   double t0 = now();
   tq.add_from_device(nb, dx, 0);
@@ -210,6 +220,15 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
     if (tsv) std::fprintf(tsv, "%s\tencode\t%zu\t%.4f\t\t\t\t%.1f\n", cfg, nb, s2, nb / s2 / 1e6);
   }
 
+  tq16.add_from_device(nb, dx, 0);
+  tq32.add_from_device(nb, dx, 0);
+  const double bpv_tq = double(tq.device_memory_bytes()) / nb, bpv16 = double(tq16.device_memory_bytes()) / nb,
+               bpv32 = double(tq32.device_memory_bytes()) / nb;
+  std::printf("device bytes/vector: TQ4 %.1f (row code %zu + scan layout %d + factors 12), + fp16 refine %.1f, "
+              "+ fp32 refine %.1f, fp16 brute force %d\n",
+              bpv_tq, tq.code_size(), (d + 31) / 32 * 16, bpv16, bpv32, 2 * d);
+  if (tsv)
+    std::fprintf(tsv, "%s\tbytes_per_vector\t0\t%.1f\t%.1f\t%.1f\t\t\t%d\n", cfg, bpv_tq, bpv16, bpv32, 2 * d);
   GpuBruteForce bf(d, metric, BruteForcePrecision::kFp16, 0);
   bf.add_from_device(nb, dx);
   CK(cudaFree(dx));
@@ -218,19 +237,27 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
 
   const int dp = (d + 31) / 32 * 32;
   const double code_bytes = double(nb) * dp / 2;  // 4-bit scan layout
-  for (size_t nq : {size_t(1), size_t(16), size_t(256), size_t(4096)}) {
+  for (size_t nq : filter.nqs) {
     if (quick && nq == 4096) continue;
-    for (int variant = 0; variant < 3; ++variant) {
-      // 0: TQ rerank ×4 (default path choice), 1: TQ rerank ×16, 2: fp16 brute force
+    static const char* kNames[] = {"TQ4+renorm rr4",     "TQ4+renorm rr16",    "TQ4 +fp16 refine x4",
+                                   "TQ4 +fp16 refine x16", "TQ4 +fp32 refine x4", "fp16 brute force"};
+    constexpr int kBF = 5;
+    for (int variant = 0; variant <= kBF; ++variant) {
+      // 0: TQ rerank ×4 (default path choice), 1: TQ rerank ×16 (nq ≤ 16 only), 2–4: scan top k·refine_factor →
+      // exact refine with the raw vectors kept on the GPU, 5: fp16 brute force
+      if (variant == 1 && nq > 16) continue;
+      if (filter.variants.find(char('0' + variant)) == std::string::npos) continue;
       GpuSearchParams p;
       p.estimator = Estimator::kRenorm;
-      p.rerank_factor = variant == 1 ? 16 : 4;
+      p.rerank_factor = variant == 1 ? 16 : variant >= 2 ? 0 : 4;
+      p.refine_factor = variant == 2 || variant == 4 ? 4 : variant == 3 ? 16 : 0;
+      GpuIndexTurboQuant& index = variant == 4 ? tq32 : variant >= 2 ? tq16 : tq;
       std::vector<float> D(nq * k);
       std::vector<int64_t> I(nq * k);
       GpuSearchStats st;
       auto run = [&] {
-        if (variant < 2) {
-          tq.search(nq, hq.data(), k, p, D.data(), I.data(), &st);
+        if (variant < kBF) {
+          index.search(nq, hq.data(), k, p, D.data(), I.data(), &st);
         } else {
           bf.search(nq, hq.data(), k, D.data(), I.data());
         }
@@ -241,23 +268,23 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
       std::vector<float> Dr(ngt * k);
       for (size_t q0 = 0; q0 < ngt; q0 += nq) {
         const size_t c = std::min(nq, ngt - q0);
-        if (variant < 2) {
-          tq.search(c, hq.data() + q0 * d, k, p, Dr.data() + q0 * k, Ir.data() + q0 * k);
+        if (variant < kBF) {
+          index.search(c, hq.data() + q0 * d, k, p, Dr.data() + q0 * k, Ir.data() + q0 * k);
         } else {
           bf.search(c, hq.data() + q0 * d, k, Dr.data() + q0 * k, Ir.data() + q0 * k);
         }
       }
       Row r;
       r.config = cfg;
-      r.method = variant == 0 ? "TQ4+renorm rr4" : variant == 1 ? "TQ4+renorm rr16" : "fp16 brute force";
+      r.method = kNames[variant];
       r.nq = nq;
       r.ms = t * 1e3;
       r.qps = nq / t;
       r.recall = recall_at(Ir, gt, ngt, k);
       r.top1 = top1_in(Ir, gt, ngt, k);
-      r.gemm = variant < 2 && st.used_gemm;
+      r.gemm = variant < kBF && st.used_gemm;
       double bytes;
-      if (variant < 2) {
+      if (variant < kBF) {
         // Fused scan: one pass over the codes per 16 queries (the pass size shared memory allows here with
         // K = 40); GEMM path: one dequantizing pass per 4096 queries — the code bytes read once per pass.
         const size_t passes = r.gemm ? 1 : (nq + 15) / 16;
@@ -269,11 +296,11 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
       r.copy_frac = bytes / t / bw;
       rows.push_back(r);
       char extra[160] = "";
-      if (variant == 0) {  // stage breakdown of one more run (device events)
+      if (variant == 0 || variant == 2) {  // stage breakdown of one more run (device events)
         GpuSearchParams pt = p;
         pt.collect_timings = true;
         GpuSearchStats s2;
-        tq.search(nq, hq.data(), k, pt, D.data(), I.data(), &s2);
+        index.search(nq, hq.data(), k, pt, D.data(), I.data(), &s2);
         std::snprintf(extra, sizeof extra, "  [device ms: prepare %.3f scan %.3f merge %.3f rerank %.3f]", s2.ms_prepare,
                       s2.ms_scan, s2.ms_merge, s2.ms_rerank);
       }
@@ -294,12 +321,21 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string configs = "1536,128";
   const char* out = nullptr;
+  Filter filter;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
     else if (!std::strcmp(argv[i], "--configs") && i + 1 < argc) configs = argv[++i];
     else if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+    else if (!std::strcmp(argv[i], "--nq") && i + 1 < argc) {
+      filter.nqs.clear();
+      for (char* t = std::strtok(argv[++i], ","); t; t = std::strtok(nullptr, ",")) filter.nqs.push_back(std::stoul(t));
+    } else if (!std::strcmp(argv[i], "--variants") && i + 1 < argc) filter.variants = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--quick] [--configs 1536,128] [--out file.tsv]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--quick] [--configs 1536,128] [--nq 1,16,256,4096] [--variants 012345] [--out file.tsv]\n"
+                   "variants: 0 TQ rr4, 1 TQ rr16 (nq <= 16), 2 +fp16 refine x4, 3 +fp16 refine x16, 4 +fp32 refine x4, "
+                   "5 fp16 brute force\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -315,17 +351,18 @@ int main(int argc, char** argv) {
     if (tsv) std::fprintf(tsv, "config\tmethod\tnq\tseconds\tqps\trecall10\trecall1at10\tgbps\tcopy_frac\n");
     std::vector<Row> rows;
     if (configs.find("1536") != std::string::npos)
-      run_config(quick ? 100000 : 1000000, 1536, Metric::kInnerProduct, true, bw, quick, rows, tsv);
+      run_config(quick ? 100000 : 1000000, 1536, Metric::kInnerProduct, true, bw, quick, filter, rows, tsv);
     if (configs.find("128") != std::string::npos)
-      run_config(quick ? 1000000 : 10000000, 128, Metric::kL2, false, bw, quick, rows, tsv);
+      run_config(quick ? 1000000 : 10000000, 128, Metric::kL2, false, bw, quick, filter, rows, tsv);
     if (tsv) std::fclose(tsv);
-    std::printf("\nSummary (QPS ratio TQ rr4 / fp16 brute force):\n");
+    std::printf("\nSummary (QPS ratio TQ / fp16 brute force):\n");
     for (const Row& r : rows) {
-      if (r.method != "TQ4+renorm rr4") continue;
+      if (r.method != "TQ4+renorm rr4" && r.method != "TQ4 +fp16 refine x4" && r.method != "TQ4 +fp32 refine x4")
+        continue;
       for (const Row& b : rows)
         if (b.config == r.config && b.nq == r.nq && b.method == "fp16 brute force")
-          std::printf("  %-16s nq=%5zu  TQ %9.1f QPS (recall %.3f)  BF %9.1f QPS (recall %.3f)  ratio %.2fx\n",
-                      r.config.c_str(), r.nq, r.qps, r.recall, b.qps, b.recall, r.qps / b.qps);
+          std::printf("  %-16s nq=%5zu  %-20s %9.1f QPS (recall %.3f)  BF %9.1f QPS (recall %.3f)  ratio %.2fx\n",
+                      r.config.c_str(), r.nq, r.method.c_str(), r.qps, r.recall, b.qps, b.recall, r.qps / b.qps);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_gpu: error: %s\n", e.what());

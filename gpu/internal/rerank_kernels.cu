@@ -34,26 +34,37 @@ __device__ __forceinline__ float sequential_sum(float acc, const float* stage, i
   return acc;
 }
 
+__device__ __forceinline__ int bit_start(const QuantView& q, int j) {
+  return j < q.num_high ? j * q.high_bits : q.num_high * q.high_bits + (j - q.num_high) * q.low_bits;
+}
+
+constexpr int kCodeStage = kStage + 16;  // code bytes of kStage coordinates (≤ 8 bits each) + a straddling byte
+
 /// Estimate for one candidate, computed by one warp with the CPU's arithmetic (TurboQuantizer::dot_rotated /
-/// qjl_correction / inner_product; FlatScanner's L2 form 2·ip − n·n). The lanes compute up to kStage products in
-/// parallel (each a single rounding, as on the CPU) into the warp's shared buffer, then add them in coordinate
-/// order, so the float sum is the CPU's sequential sum bit for bit while the loads overlap.
-__device__ float exact_score_warp(const QuantView& q, const RerankArgs& a, int qi, int32_t id, int lane, float* stage) {
+/// qjl_correction / inner_product; FlatScanner's L2 form 2·ip − n·n). Per stage of kStage coordinates the warp
+/// copies the code bytes to shared memory (coalesced), the lanes compute the products in parallel (each a single
+/// rounding, as on the CPU; centroids from shared memory) into the warp's shared buffer, then add them in
+/// coordinate order, so the float sum is the CPU's sequential sum bit for bit.
+__device__ float exact_score_warp(const QuantView& q, const RerankArgs& a, int qi, int32_t id, int lane, float* stage,
+                                  uint8_t* cbuf, const float* cent_hi, const float* cent_lo) {
   const uint8_t* code = a.row_codes + size_t(id) * q.code_size;
   const float* qr = a.rotated + size_t(qi) * q.d;
   float dot = 0.0f;
   for (int j0 = 0; j0 < q.d; j0 += kStage) {
     const int cnt = min(kStage, q.d - j0);
+    const int b0 = bit_start(q, j0) >> 3, b1 = (bit_start(q, j0 + cnt) + 7) >> 3;
+    for (int i = lane; i < b1 - b0; i += 32) cbuf[i] = code[b0 + i];
+    __syncwarp();
     for (int t = lane; t < cnt; t += 32) {
       const int j = j0 + t;
       const bool hi = j < q.num_high;
       const int w = hi ? q.high_bits : q.low_bits;
-      const int start = hi ? j * q.high_bits : q.num_high * q.high_bits + (j - q.num_high) * q.low_bits;
+      const int start = bit_start(q, j) - 8 * b0;
       const int byte = start >> 3, sh = start & 7;
-      uint32_t v = code[byte];
-      if (sh + w > 8) v |= uint32_t(code[byte + 1]) << 8;
+      uint32_t v = cbuf[byte];
+      if (sh + w > 8) v |= uint32_t(cbuf[byte + 1]) << 8;
       const int idx = int((v >> sh) & ((1u << w) - 1));
-      stage[t] = __fmul_rn(qr[j], __ldg((hi ? q.cent_high : q.cent_low) + idx));
+      stage[t] = __fmul_rn(qr[j], (hi ? cent_hi : cent_lo)[idx]);
     }
     __syncwarp();
     dot = sequential_sum(dot, stage, cnt);
@@ -92,20 +103,28 @@ __device__ float exact_score_warp(const QuantView& q, const RerankArgs& a, int q
   return ip;
 }
 
+constexpr int kMaxTable = 256;  // centroids per codebook (≤ 8 bits)
+constexpr size_t kWarpSmem = sizeof(float) * kStage + kCodeStage;
+
 __global__ void __launch_bounds__(kRerankThreads) rerank_kernel(QuantView q, RerankArgs a, const Cand* __restrict__ cands,
                                                                 int kc, int k, int B, Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
-  float* stage_all = reinterpret_cast<float*>(smem);
-  Cand* buf = reinterpret_cast<Cand*>(smem + sizeof(float) * kStage * kRerankWarps);
+  float* cent = reinterpret_cast<float*>(smem);  // 2 × kMaxTable: high, then low codebook
+  unsigned char* warp_base = smem + sizeof(float) * 2 * kMaxTable;
+  Cand* buf = reinterpret_cast<Cand*>(warp_base + kWarpSmem * kRerankWarps);
   const int qi = blockIdx.x;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  float* stage = stage_all + warp * kStage;
+  float* stage = reinterpret_cast<float*>(warp_base + kWarpSmem * warp);
+  uint8_t* cbuf = reinterpret_cast<uint8_t*>(stage + kStage);
+  const int nhi = q.num_high > 0 ? (1 << q.high_bits) : 0, nlo = q.num_high < q.d ? (1 << q.low_bits) : 0;
+  for (int i = threadIdx.x; i < nhi; i += blockDim.x) cent[i] = q.cent_high[i];
+  for (int i = threadIdx.x; i < nlo; i += blockDim.x) cent[kMaxTable + i] = q.cent_low[i];
   for (int i = threadIdx.x; i < B; i += blockDim.x) buf[i] = Cand{-FLT_MAX, INT_MAX};
   __syncthreads();
   for (int i = warp; i < kc; i += kRerankWarps) {
     const Cand in = cands[size_t(qi) * kc + i];  // same for all lanes: uniform branch
     if (in.id < 0) continue;
-    const float s = a.rerank ? exact_score_warp(q, a, qi, in.id, lane, stage) : in.s;
+    const float s = a.rerank ? exact_score_warp(q, a, qi, in.id, lane, stage, cbuf, cent, cent + kMaxTable) : in.s;
     if (lane == 0) buf[i] = Cand{s, in.id};
   }
   bitonic_sort_best_first(buf, B);
@@ -123,7 +142,7 @@ void launch_rerank_topk(const QuantView& q, const RerankArgs& a, const Cand* can
   if (nq == 0) return;
   int B = 1;
   while (B < kc) B *= 2;
-  const size_t smem = sizeof(float) * kStage * kRerankWarps + sizeof(Cand) * B;
+  const size_t smem = sizeof(float) * 2 * kMaxTable + kWarpSmem * kRerankWarps + sizeof(Cand) * B;
   TQ_CUDA_CHECK(cudaFuncSetAttribute(rerank_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
   rerank_kernel<<<nq, kRerankThreads, smem, stream>>>(q, a, cands, kc, k, B, out);
   TQ_CHECK_LAUNCH("rerank_kernel");

@@ -85,11 +85,12 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
   lists.write(1, out + (size_t(row) * out_lists_per_row + list_offset + blockIdx.x) * K, K);
 }
 
-constexpr int kMergeThreads = 512;
+constexpr int kMergeThreads = 1024;
 
-/// Block (segment, row): the row holds `nlists` lists of `len` candidates each, sorted best first; the block takes
-/// the lists of its segment and offers them rank by rank (all first entries, then all second entries, ...), so
-/// that the threshold is near its final value after the first round. Best K → out[(row·gridDim.x + segment)·K].
+/// Block per row: the row holds `nlists` lists of `len` candidates, each sorted best first (padding: id −1). The
+/// block first offers every list's head, then walks each list down only while its entries beat the running K-th
+/// best (entries further down a sorted list cannot beat it once one entry does not), so it reads about one entry
+/// per list instead of all nlists·len. Best K → out[row·K, row·K + K).
 __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __restrict__ in, int nlists, int len, int K,
                                                               int B, Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
@@ -100,24 +101,29 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
   lists.B = B;
   lists.K = K;
   lists.init(1);
-  const int per_seg = (nlists + gridDim.x - 1) / gridDim.x;
-  const int l0 = min(nlists, int(blockIdx.x) * per_seg), l1 = min(nlists, l0 + per_seg);
-  const int L = l1 - l0;
-  const Cand* rp = in + size_t(blockIdx.y) * nlists * len;
-  const size_t total = size_t(L) * len;
-  for (size_t base = 0; base < total; base += blockDim.x) {
-    const size_t c = base + threadIdx.x;
-    if (c < total) {
-      const int r = static_cast<int>(c / L), l = l0 + static_cast<int>(c % L);
-      const Cand x = rp[size_t(l) * len + r];
-      if (x.id >= 0) lists.offer(0, x.s, x.id);
+  const Cand* rp = in + size_t(blockIdx.x) * nlists * len;
+  // Lists l = threadIdx.x + c·blockDim.x, c < chunks; live bit c of `live` while list l may still contribute.
+  const int chunks = (nlists + blockDim.x - 1) / blockDim.x;  // ≤ 32 (checked by the launcher)
+  uint32_t live = 0;
+  for (int c = 0; c < chunks; ++c)
+    if (threadIdx.x + c * blockDim.x < unsigned(nlists)) live |= 1u << c;
+  for (int r = 0; r < len; ++r) {
+    for (int c = 0; c < chunks; ++c) {
+      if (live & (1u << c)) {
+        const int l = threadIdx.x + c * blockDim.x;
+        const Cand x = rp[size_t(l) * len + r];
+        if (x.id < 0 || !(x.s > *lists.thr)) {
+          live &= ~(1u << c);  // sorted list: nothing further down can enter
+        } else {
+          lists.offer(0, x.s, x.id);
+        }
+      }
+      lists.end_round(1, 1);
     }
-    lists.end_round(1, 1);
+    if (!__syncthreads_or(live != 0)) break;
   }
-  lists.write(1, out + (size_t(blockIdx.y) * gridDim.x + blockIdx.x) * K, K);
+  lists.write(1, out + size_t(blockIdx.x) * K, K);
 }
-
-int merge_segments(size_t M) { return static_cast<int>(std::min<size_t>(64, (M + 8191) / 8192)); }
 
 template <typename K>
 void set_smem(K kernel, size_t bytes) {
@@ -146,27 +152,15 @@ template void launch_select_scores<half>(const half*, size_t, size_t, int, int64
 template void launch_select_scores<float>(const float*, size_t, size_t, int, int64_t, const ScoreTransform&, int, int,
                                           Cand*, int, int, cudaStream_t);
 
-size_t merge_workspace(int nq, int nlists, int len, int K) {
-  const int seg = merge_segments(size_t(nlists) * len);
-  return seg > 1 ? size_t(nq) * seg * K : 0;
-}
-
-void launch_merge(const Cand* in, int nq, int nlists, int len, int K, Cand* out, Cand* workspace,
-                  cudaStream_t stream) {
+void launch_merge(const Cand* in, int nq, int nlists, int len, int K, Cand* out, cudaStream_t stream) {
   if (nq == 0) return;
   TQ_CHECK(K >= 1 && K <= kMaxSelectK, "GPU merge: K must be in 1.." << kMaxSelectK << ", got " << K);
+  TQ_CHECK(nlists >= 1 && nlists <= 32 * kMergeThreads,
+           "GPU merge: " << nlists << " lists per query; at most " << 32 * kMergeThreads << " are supported");
   const int B = pow2_at_least(K + kMergeThreads);
   const size_t smem = sizeof(Cand) * B + 16;
   set_smem(merge_kernel, smem);
-  const int seg = std::min(merge_segments(size_t(nlists) * len), nlists);
-  if (seg > 1) {  // two levels: segments of each row's lists in parallel, then their seg sorted lists of K
-    TQ_CHECK(workspace != nullptr, "GPU merge: missing workspace");
-    merge_kernel<<<dim3(seg, nq), kMergeThreads, smem, stream>>>(in, nlists, len, K, B, workspace);
-    TQ_CHECK_LAUNCH("merge_kernel");
-    merge_kernel<<<dim3(1, nq), kMergeThreads, smem, stream>>>(workspace, seg, K, K, B, out);
-  } else {
-    merge_kernel<<<dim3(1, nq), kMergeThreads, smem, stream>>>(in, nlists, len, K, B, out);
-  }
+  merge_kernel<<<nq, kMergeThreads, smem, stream>>>(in, nlists, len, K, B, out);
   TQ_CHECK_LAUNCH("merge_kernel");
 }
 

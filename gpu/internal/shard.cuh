@@ -28,7 +28,7 @@ struct Shard {
   /// Capacity for at least `n` vectors, keeping the first `size` (codes, tiles, factors); new tiles zeroed.
   void reserve(size_t n);
   size_t memory_bytes() const {
-    return codes.bytes() + tiles.bytes() + f_norm.bytes() + f_renorm.bytes() + f_sqnorm.bytes();
+    return codes.bytes() + tiles.bytes() + f_norm.bytes() + f_renorm.bytes() + f_sqnorm.bytes() + raw.bytes();
   }
 
   int device;
@@ -40,14 +40,18 @@ struct Shard {
   DeviceBuffer<uint8_t> codes;   // capacity × code_size
   DeviceBuffer<uint4> tiles;     // capacity/32 × chunks × 32
   DeviceBuffer<float> f_norm, f_renorm, f_sqnorm;  // capacity: ‖x‖, ‖x‖/ρ, ‖x‖²
+  // Raw vectors for the exact refine stage (capacity × raw_row_bytes; none when raw_row_bytes == 0).
+  size_t raw_row_bytes = 0;
+  bool raw_fp16 = false;
+  DeviceBuffer<uint8_t> raw;
 
   // Workspace.
   DeviceBuffer<float> xbuf;
-  DeviceBuffer<unsigned long long> flag;
+  DeviceBuffer<unsigned long long> flag, flag_range;
   DeviceBuffer<float> queries, rotated, qnorm, qscale, sketch;
   DeviceBuffer<int8_t> q8;
   DeviceBuffer<__half> qhalf, dequant, scores;
-  DeviceBuffer<Cand> cand, merged, mergews, result;
+  DeviceBuffer<Cand> cand, merged, reranked, result;
   cudaEvent_t events[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};  // stage timings (collect_timings)
   void create_events();
   /// Fused-scan plan for (n, queries per pass, K), cached (occupancy queries cost host time per search).
