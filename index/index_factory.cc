@@ -159,6 +159,7 @@ std::unique_ptr<faiss::Index> build_tq(int d, const TqDescription& t, IndexMetri
   std::unique_ptr<faiss::Index> idx = std::make_unique<IndexTurboQuant>(d, inner_metric, options_of(t));
   if (t.hnsw_m > 0) {
     auto h = std::make_unique<faiss::IndexHNSW>(idx.get(), t.hnsw_m);
+    h->is_trained = idx->is_trained;  // FAISS's constructor says trained; a centered storage is not yet
     idx.release();
     h->own_fields = true;
     idx = std::move(h);

@@ -1,0 +1,458 @@
+// Copyright tqsearch authors. SPDX-License-Identifier: MIT
+// Centering option of IndexTurboQuant (options.center, factory ",Center"): training contract, the exact distance
+// identities for L2 / IP / cosine, reconstruction, merge, wrappers, index files (v2 with μ, v1 still read).
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexRefine.h>
+#include <faiss/IndexShards.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
+
+#include "index/index_factory.h"
+#include "index/index_io.h"
+#include "index/index_turbo_quant.h"
+#include "index/internal/byte_stream.h"
+#include "index_test_util.h"
+#include "quant/error.h"
+
+namespace tqsearch {
+namespace {
+
+using idx_t = faiss::Index::idx_t;
+constexpr uint64_t kSeed = 4242;
+
+const testing::Dataset& data() {
+  // Far from the origin (common offset), anisotropic clusters: the case centering is for.
+  static const testing::Dataset ds = [] {
+    std::printf("[seed] clustered generator seed = %llu\n", static_cast<unsigned long long>(kSeed));
+    return testing::make_clustered(48, 1200, 20, 10, kSeed);
+  }();
+  return ds;
+}
+
+std::vector<float> column_mean(const std::vector<float>& x, int d) {
+  const size_t n = x.size() / size_t(d);
+  std::vector<double> s(size_t(d), 0.0);
+  for (size_t i = 0; i < n; ++i)
+    for (int j = 0; j < d; ++j) s[size_t(j)] += x[i * size_t(d) + size_t(j)];
+  std::vector<float> m(static_cast<size_t>(d), 0.0f);
+  for (int j = 0; j < d; ++j) m[size_t(j)] = float(s[size_t(j)] / double(n));
+  return m;
+}
+
+std::vector<float> normalized(const std::vector<float>& x, int d) {
+  std::vector<float> out(x.size());
+  for (size_t i = 0; i < x.size() / size_t(d); ++i) {
+    double s = 0;
+    for (int j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
+    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
+    for (int j = 0; j < d; ++j) out[i * d + j] = x[i * d + j] * inv;
+  }
+  return out;
+}
+
+IndexTurboQuantOptions centered_options(double bits = 4) {
+  IndexTurboQuantOptions o;
+  o.quantizer.bits = bits;
+  o.center = true;
+  return o;
+}
+
+std::unique_ptr<IndexTurboQuant> trained_filled(IndexMetric m, const IndexTurboQuantOptions& o) {
+  const auto& ds = data();
+  auto idx = std::make_unique<IndexTurboQuant>(ds.d, m, o);
+  idx->train(idx_t(ds.nb), ds.base.data());
+  idx->add(idx_t(ds.nb), ds.base.data());
+  return idx;
+}
+
+void expect_error(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected a tqsearch::Error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(IndexTurboQuantCenter, OffByDefaultTheIndexStaysTrainingFree) {
+  const auto& ds = data();
+  IndexTurboQuant idx(ds.d, IndexMetric::kL2);
+  EXPECT_TRUE(idx.is_trained);
+  EXPECT_FALSE(idx.centered());
+  idx.train(idx_t(ds.nb), ds.base.data());  // no-op
+  EXPECT_TRUE(idx.mean().empty());
+  idx.add(idx_t(ds.nb), ds.base.data());
+  EXPECT_EQ(idx.ntotal, idx_t(ds.nb));
+}
+
+TEST(IndexTurboQuantCenter, TrainIsRequiredAndComputesTheMean) {
+  const auto& ds = data();
+  IndexTurboQuant idx(ds.d, IndexMetric::kL2, centered_options());
+  EXPECT_FALSE(idx.is_trained);
+  std::vector<uint8_t> code(idx.code_size);
+  expect_error([&] { idx.add(idx_t(ds.nb), ds.base.data()); }, "call train()");
+  expect_error([&] { idx.sa_encode(1, ds.base.data(), code.data()); }, "not trained");
+  expect_error([&] { idx.add_sa_codes(1, code.data()); }, "not trained");
+  expect_error([&] { idx.train(0, ds.base.data()); }, "at least one training vector");
+  std::vector<float> bad(ds.base.begin(), ds.base.begin() + ds.d);
+  bad[3] = std::nanf("");
+  expect_error([&] { idx.train(1, bad.data()); }, "non-finite");
+  EXPECT_EQ(idx.ntotal, 0);
+  // An empty index searches fine before training (padding).
+  std::vector<float> D(10);
+  std::vector<idx_t> I(10);
+  idx.search(1, ds.queries.data(), 10, D.data(), I.data());
+  EXPECT_EQ(I[0], -1);
+
+  idx.train(idx_t(ds.nb), ds.base.data());
+  EXPECT_TRUE(idx.is_trained);
+  const std::vector<float> expect = column_mean(ds.base, ds.d);
+  ASSERT_EQ(idx.mean().size(), size_t(ds.d));
+  for (int j = 0; j < ds.d; ++j) EXPECT_NEAR(idx.mean()[size_t(j)], expect[size_t(j)], 1e-5f) << j;
+  idx.add(idx_t(ds.nb), ds.base.data());
+  // Retraining would orphan the stored codes.
+  expect_error([&] { idx.train(idx_t(ds.nb), ds.base.data()); }, "reset()");
+  expect_error([&] { idx.set_mean(expect.data()); }, "reset()");
+  idx.reset();
+  idx.train(10, ds.base.data());  // allowed again on an empty index
+  EXPECT_TRUE(idx.is_trained);
+  // set_mean on an uncentered index is refused.
+  IndexTurboQuant plain(ds.d, IndexMetric::kL2);
+  expect_error([&] { plain.set_mean(expect.data()); }, "centering is off");
+}
+
+TEST(IndexTurboQuantCenter, CosineMeanIsTheMeanOfNormalizedRows) {
+  const auto& ds = data();
+  IndexTurboQuant idx(ds.d, IndexMetric::kCosine, centered_options());
+  idx.train(idx_t(ds.nb), ds.base.data());
+  const std::vector<float> expect = column_mean(normalized(ds.base, ds.d), ds.d);
+  for (int j = 0; j < ds.d; ++j) EXPECT_NEAR(idx.mean()[size_t(j)], expect[size_t(j)], 1e-6f) << j;
+}
+
+// The centered index's distances are exactly those of an uncentered index over x − μ, with the query moved
+// (L2: q − μ) or the constant ⟨q, μ⟩ added (IP, cosine). Checked for search, search with an IDSelector (float
+// scan), range_search and the distance computer.
+TEST(IndexTurboQuantCenter, DistancesFollowTheCenteringIdentities) {
+  const auto& ds = data();
+  for (IndexMetric m : {IndexMetric::kL2, IndexMetric::kInnerProduct, IndexMetric::kCosine}) {
+    SCOPED_TRACE(index_metric_name(m));
+    auto centered = trained_filled(m, centered_options());
+    const std::vector<float>& mu = centered->mean();
+    // Reference: the same codes in an uncentered IP/L2 index over x − μ (cosine: normalized x − μ).
+    const bool cosine = m == IndexMetric::kCosine;
+    const std::vector<float> base = cosine ? normalized(ds.base, ds.d) : ds.base;
+    const std::vector<float> queries = cosine ? normalized(ds.queries, ds.d) : ds.queries;
+    std::vector<float> shifted(base);
+    for (size_t i = 0; i < ds.nb; ++i)
+      for (int j = 0; j < ds.d; ++j) shifted[i * ds.d + j] -= mu[size_t(j)];
+    const IndexMetric ref_metric = m == IndexMetric::kL2 ? IndexMetric::kL2 : IndexMetric::kInnerProduct;
+    IndexTurboQuant ref(ds.d, ref_metric);
+    ref.add(idx_t(ds.nb), shifted.data());
+    ASSERT_EQ(ref.codes, centered->codes);  // add() encodes exactly x − μ
+
+    std::vector<float> ref_q(queries);
+    std::vector<float> offset(ds.nq, 0.0f);
+    for (size_t q = 0; q < ds.nq; ++q) {
+      double c = 0;
+      for (int j = 0; j < ds.d; ++j) c += double(queries[q * ds.d + j]) * mu[size_t(j)];
+      offset[q] = float(c);
+      if (m == IndexMetric::kL2)
+        for (int j = 0; j < ds.d; ++j) ref_q[q * ds.d + j] -= mu[size_t(j)];
+    }
+    const int k = 10;
+    std::vector<float> D(ds.nq * k), Dr(ds.nq * k);
+    std::vector<idx_t> I(ds.nq * k), Ir(ds.nq * k);
+    centered->search(idx_t(ds.nq), ds.queries.data(), k, D.data(), I.data());
+    ref.search(idx_t(ds.nq), ref_q.data(), k, Dr.data(), Ir.data());
+    EXPECT_EQ(I, Ir);
+    for (size_t q = 0; q < ds.nq; ++q)
+      for (int j = 0; j < k; ++j) {
+        const float expect = Dr[q * k + j] + (m == IndexMetric::kL2 ? 0.0f : offset[q]);
+        EXPECT_NEAR(D[q * k + j], expect, 1e-4f * (1.0f + std::fabs(expect))) << q << "," << j;
+      }
+
+    // True distances: the estimates of an 8-bit centered index are close to brute force. The estimator's error
+    // scales with ‖q‖·‖x − μ‖ (IP; L2: 2·‖q − μ‖·‖x − μ‖), not with the size of the distance.
+    auto fine = trained_filled(m, centered_options(8));
+    fine->search(idx_t(ds.nq), ds.queries.data(), k, D.data(), I.data());
+    double worst = 0;
+    for (size_t q = 0; q < ds.nq; ++q)
+      for (int j = 0; j < k; ++j) {
+        const float* x = base.data() + size_t(I[q * k + j]) * ds.d;
+        const float* qq = queries.data() + q * ds.d;
+        double truth = 0, nq2 = 0, nx2 = 0;
+        for (int t = 0; t < ds.d; ++t) {
+          truth += m == IndexMetric::kL2 ? double(qq[t] - x[t]) * (qq[t] - x[t]) : double(qq[t]) * x[t];
+          const double qc = m == IndexMetric::kL2 ? qq[t] - mu[size_t(t)] : qq[t];
+          nq2 += qc * qc;
+          nx2 += double(x[t] - mu[size_t(t)]) * (x[t] - mu[size_t(t)]);
+        }
+        const double scale = (m == IndexMetric::kL2 ? 2.0 : 1.0) * std::sqrt(nq2 * nx2);
+        worst = std::max(worst, std::fabs(D[q * k + j] - truth) / scale);
+      }
+    std::printf("[identity] %s: worst 8-bit |estimate - truth| / (|q'|·|x - mu|) = %.4f\n", index_metric_name(m),
+                worst);
+    EXPECT_LT(worst, 0.01) << "8-bit centered estimates vs brute force";
+
+    // Distance computer (HNSW storage, range_search) and selector path agree with search.
+    centered->search(idx_t(ds.nq), ds.queries.data(), k, D.data(), I.data());
+    auto dc = centered->make_distance_computer(Estimator::kRenorm);
+    for (size_t q = 0; q < 3; ++q) {
+      dc->set_query(ds.queries.data() + q * ds.d);
+      for (int j = 0; j < k; ++j) {
+        const float v = (*dc)(I[q * k + j]);
+        EXPECT_NEAR(v, D[q * k + j], 1e-3f * (1.0f + std::fabs(v))) << q << "," << j;
+      }
+    }
+    faiss::IDSelectorRange sel(0, idx_t(ds.nb));
+    SearchParametersTurboQuant sp;
+    sp.sel = &sel;
+    std::vector<float> Ds(ds.nq * k);
+    std::vector<idx_t> Is(ds.nq * k);
+    centered->search(idx_t(ds.nq), ds.queries.data(), k, Ds.data(), Is.data(), &sp);
+    for (size_t q = 0; q < ds.nq; ++q)
+      for (int j = 0; j < k; ++j)
+        EXPECT_NEAR(Ds[q * k + j], D[q * k + j], 1e-3f * (1.0f + std::fabs(D[q * k + j]))) << q << "," << j;
+    // range_search with the k-th distance as radius returns the top results with the same distances.
+    faiss::RangeSearchResult rr(1);
+    const float radius = D[k - 1];
+    centered->range_search(1, ds.queries.data(), radius, &rr);
+    size_t found = 0;
+    for (size_t t = rr.lims[0]; t < rr.lims[1]; ++t) {
+      for (int j = 0; j < k - 1; ++j)
+        if (rr.labels[t] == I[j]) {
+          ++found;
+          EXPECT_NEAR(rr.distances[t], D[j], 1e-3f * (1.0f + std::fabs(D[j])));
+        }
+    }
+    EXPECT_GE(found, size_t(k - 2));  // ties at the boundary aside
+    // symmetric_dis between two rows matches the distance of their reconstructions.
+    std::vector<float> ra(ds.d), rb(ds.d);
+    centered->reconstruct(3, ra.data());
+    centered->reconstruct(7, rb.data());
+    double sym = 0;
+    for (int t = 0; t < ds.d; ++t)
+      sym += m == IndexMetric::kL2 ? double(ra[t] - rb[t]) * (ra[t] - rb[t]) : double(ra[t]) * rb[t];
+    EXPECT_NEAR(dc->symmetric_dis(3, 7), sym, 1e-3 * (1.0 + std::fabs(sym)));
+  }
+}
+
+TEST(IndexTurboQuantCenter, ReconstructAndStandaloneCodecAddTheMeanBack) {
+  const auto& ds = data();
+  auto idx = trained_filled(IndexMetric::kL2, centered_options(8));
+  std::vector<float> rec(ds.d), dec(ds.d);
+  std::vector<uint8_t> code(idx->code_size);
+  double err = 0, scale = 0;
+  for (idx_t i = 0; i < 50; ++i) {
+    const float* x = ds.base.data() + size_t(i) * ds.d;
+    idx->reconstruct(i, rec.data());
+    idx->sa_encode(1, x, code.data());
+    EXPECT_EQ(0, std::memcmp(code.data(), idx->codes.data() + size_t(i) * idx->code_size, idx->code_size));
+    idx->sa_decode(1, code.data(), dec.data());
+    for (int j = 0; j < ds.d; ++j) {
+      EXPECT_EQ(rec[size_t(j)], dec[size_t(j)]);
+      err += double(rec[size_t(j)] - x[j]) * (rec[size_t(j)] - x[j]);
+      scale += double(x[j]) * x[j];
+    }
+  }
+  EXPECT_LT(err / scale, 1e-3) << "8-bit reconstruction of x (not of x − μ)";
+  std::vector<float> many(size_t(ds.d) * 20);
+  idx->reconstruct_n(0, 20, many.data());
+  idx->reconstruct(19, rec.data());
+  for (int j = 0; j < ds.d; ++j) EXPECT_EQ(many[size_t(19) * ds.d + j], rec[size_t(j)]);
+}
+
+TEST(IndexTurboQuantCenter, MergeNeedsTheSameMeanAndRemoveKeepsIt) {
+  const auto& ds = data();
+  const size_t half = ds.nb / 2;
+  IndexTurboQuant a(ds.d, IndexMetric::kL2, centered_options()), b(ds.d, IndexMetric::kL2, centered_options());
+  a.train(idx_t(ds.nb), ds.base.data());
+  b.set_mean(a.mean().data());
+  a.add(idx_t(half), ds.base.data());
+  b.add(idx_t(ds.nb - half), ds.base.data() + half * ds.d);
+  a.merge_from(b);
+  auto whole = trained_filled(IndexMetric::kL2, centered_options());
+  EXPECT_EQ(a.codes, whole->codes);
+
+  IndexTurboQuant c(ds.d, IndexMetric::kL2, centered_options());
+  c.train(10, ds.base.data());  // a different mean
+  c.add(5, ds.base.data());
+  expect_error([&] { a.merge_from(c); }, "different means");
+  IndexTurboQuant plain(ds.d, IndexMetric::kL2);
+  plain.add(5, ds.base.data());
+  expect_error([&] { a.merge_from(plain); }, "centered");
+
+  faiss::IDSelectorRange sel(0, 100);
+  EXPECT_EQ(a.remove_ids(sel), size_t(100));
+  EXPECT_EQ(a.mean(), whole->mean());
+  std::vector<float> r1(ds.d), r2(ds.d);
+  a.reconstruct(0, r1.data());
+  whole->reconstruct(100, r2.data());
+  EXPECT_EQ(r1, r2);
+}
+
+TEST(IndexTurboQuantCenter, FactoryWrappersTrainAndSearch) {
+  const auto& ds = data();
+  const auto gt = testing::brute_force(ds, 10, faiss::METRIC_L2);
+  for (const char* desc : {"TQ4,Center", "IDMap,TQ4,Center", "IDMap2,TQ4,Center", "TQ4,Center,RFlat",
+                           "HNSW16,TQ4,Center", "TQ4,Center,OptCos,Norm16"}) {
+    SCOPED_TRACE(desc);
+    auto idx = tqsearch::index_factory(ds.d, desc, faiss::METRIC_L2);
+    EXPECT_FALSE(idx->is_trained);
+    if (std::string(desc).rfind("IDMap", 0) == 0) {
+      std::vector<idx_t> ids(ds.nb);
+      for (size_t i = 0; i < ds.nb; ++i) ids[i] = idx_t(i);
+      EXPECT_THROW(idx->add_with_ids(idx_t(ds.nb), ds.base.data(), ids.data()), std::exception);
+      idx->train(idx_t(ds.nb), ds.base.data());
+      idx->add_with_ids(idx_t(ds.nb), ds.base.data(), ids.data());
+    } else {
+      EXPECT_THROW(idx->add(idx_t(ds.nb), ds.base.data()), std::exception);
+      idx->train(idx_t(ds.nb), ds.base.data());
+      idx->add(idx_t(ds.nb), ds.base.data());
+    }
+    EXPECT_TRUE(idx->is_trained);
+    std::vector<float> D(ds.nq * 10);
+    std::vector<idx_t> I(ds.nq * 10);
+    idx->search(idx_t(ds.nq), ds.queries.data(), 10, D.data(), I.data());
+    const double r = testing::recall_k_at_k(gt, 10, I, 10, 10, ds.nq);
+    std::printf("[recall] %-28s 10-recall@10 = %.3f\n", desc, r);
+    EXPECT_GE(r, 0.6);
+  }
+  // Shards: each shard is trained with the same data, so all hold the same μ.
+  faiss::IndexShards shards(ds.d, false, true);
+  std::vector<std::unique_ptr<IndexTurboQuant>> parts;
+  for (int s = 0; s < 2; ++s) {
+    parts.push_back(std::make_unique<IndexTurboQuant>(ds.d, IndexMetric::kL2, centered_options()));
+    shards.add_shard(parts.back().get());
+  }
+  shards.train(idx_t(ds.nb), ds.base.data());
+  shards.add(idx_t(ds.nb), ds.base.data());
+  EXPECT_EQ(parts[0]->mean(), parts[1]->mean());
+  std::vector<float> D(ds.nq * 10);
+  std::vector<idx_t> I(ds.nq * 10);
+  shards.search(idx_t(ds.nq), ds.queries.data(), 10, D.data(), I.data());
+  EXPECT_GE(testing::recall_k_at_k(gt, 10, I, 10, 10, ds.nq), 0.6);
+}
+
+TEST(IndexTurboQuantCenter, FactoryParsesTheNewOptions) {
+  auto idx = tqsearch::index_factory(16, "TQ3,Center,OptCos,Norm16", faiss::METRIC_INNER_PRODUCT);
+  auto* tq = dynamic_cast<IndexTurboQuant*>(idx.get());
+  ASSERT_NE(tq, nullptr);
+  EXPECT_TRUE(tq->options().center);
+  EXPECT_TRUE(tq->options().quantizer.optimize_cosine);
+  EXPECT_TRUE(tq->options().quantizer.fp16_norm);
+  EXPECT_EQ(tq->code_size, size_t(6 + 2 + 4));  // 48 bits, fp16 norm, ρ
+  expect_error([] { tqsearch::index_factory(16, "TQ4,Center,Center"); }, "Center given twice");
+  expect_error([] { tqsearch::index_factory(16, "TQ4,MSE,OptCos"); }, "OptCos needs the renormalized");
+  expect_error([] { tqsearch::index_factory(16, "TQ4,QJL,OptCos"); }, "OptCos needs the renormalized");
+  auto plain = tqsearch::index_factory(16, "TQ4");
+  EXPECT_TRUE(plain->is_trained);
+}
+
+TEST(IndexTurboQuantCenter, IndexFileKeepsMeanCenterAndOptimizeCosine) {
+  const auto& ds = data();
+  IndexTurboQuantOptions o = centered_options(3);
+  o.quantizer.optimize_cosine = true;
+  auto idx = trained_filled(IndexMetric::kInnerProduct, o);
+  faiss::VectorIOWriter w;
+  tqsearch::write_index(idx.get(), &w);
+  faiss::VectorIOReader r;
+  r.data = w.data;
+  auto back_any = tqsearch::read_index(&r);
+  auto* back = dynamic_cast<IndexTurboQuant*>(back_any.get());
+  ASSERT_NE(back, nullptr);
+  EXPECT_TRUE(back->options().center);
+  EXPECT_TRUE(back->options().quantizer.optimize_cosine);
+  EXPECT_TRUE(back->is_trained);
+  EXPECT_EQ(back->mean(), idx->mean());
+  EXPECT_EQ(back->codes, idx->codes);
+  std::vector<float> D1(ds.nq * 10), D2(ds.nq * 10);
+  std::vector<idx_t> I1(ds.nq * 10), I2(ds.nq * 10);
+  idx->search(idx_t(ds.nq), ds.queries.data(), 10, D1.data(), I1.data());
+  back->search(idx_t(ds.nq), ds.queries.data(), 10, D2.data(), I2.data());
+  EXPECT_EQ(I1, I2);
+  EXPECT_EQ(D1, D2);
+  // New vectors encode the same way after loading (optimize_cosine and μ were restored).
+  std::vector<uint8_t> c1(idx->code_size), c2(idx->code_size);
+  idx->sa_encode(1, ds.queries.data(), c1.data());
+  back->sa_encode(1, ds.queries.data(), c2.data());
+  EXPECT_EQ(c1, c2);
+  // A centered but untrained (empty) index round-trips as untrained.
+  IndexTurboQuant empty(ds.d, IndexMetric::kL2, centered_options());
+  faiss::VectorIOWriter we;
+  tqsearch::write_index(&empty, &we);
+  faiss::VectorIOReader re;
+  re.data = we.data;
+  auto e2 = tqsearch::read_index(&re);
+  EXPECT_FALSE(e2->is_trained);
+  EXPECT_TRUE(dynamic_cast<IndexTurboQuant&>(*e2).centered());
+}
+
+// A record in format version 1 (written before centering existed: no optimize_cosine / center fields, no mean
+// section) still loads, as an uncentered index with the same codes and results.
+TEST(IndexTurboQuantCenter, FormatVersion1FilesStillLoad) {
+  const auto& ds = data();
+  IndexTurboQuant idx(ds.d, IndexMetric::kL2);
+  idx.add(idx_t(ds.nb), ds.base.data());
+  const IndexTurboQuantOptions& o = idx.options();
+  faiss::VectorIOWriter w;
+  internal::StreamWriter out(&w);
+  out.write_u32(internal::make_fourcc("TqFl"));
+  out.write_u32(1);
+  internal::ByteSink h;
+  h.put_i32(int32_t(idx.d));
+  h.put_u32(uint32_t(idx.metric()));
+  h.put_f64(o.quantizer.bits);
+  h.put_u32(uint32_t(o.quantizer.rotation.kind));
+  h.put_u64(o.quantizer.rotation.seed);
+  h.put_i32(o.quantizer.rotation.rounds);
+  h.put_u8(o.quantizer.fp16_norm);
+  h.put_u8(o.quantizer.store_renorm);
+  h.put_u8(o.quantizer.qjl);
+  h.put_u32(uint32_t(o.quantizer.qjl_kind));
+  h.put_u64(o.quantizer.qjl_seed);
+  h.put_u32(uint32_t(o.search.estimator));
+  h.put_i32(o.search.rerank_factor);
+  h.put_i32(o.search.rerank_min);
+  h.put_f32(o.search.qjl_prune_z);
+  h.put_i32(o.search.query_batch);
+  h.put_u64(idx.code_size);
+  h.put_i64(idx.ntotal);
+  out.write_section(h);
+  out.write_section(idx.codes.data(), idx.codes.size());
+  faiss::VectorIOReader r;
+  r.data = w.data;
+  auto back_any = tqsearch::read_index(&r);
+  auto* back = dynamic_cast<IndexTurboQuant*>(back_any.get());
+  ASSERT_NE(back, nullptr);
+  EXPECT_FALSE(back->centered());
+  EXPECT_FALSE(back->options().quantizer.optimize_cosine);
+  EXPECT_EQ(back->codes, idx.codes);
+  std::vector<float> D1(ds.nq * 10), D2(ds.nq * 10);
+  std::vector<idx_t> I1(ds.nq * 10), I2(ds.nq * 10);
+  idx.search(idx_t(ds.nq), ds.queries.data(), 10, D1.data(), I1.data());
+  back->search(idx_t(ds.nq), ds.queries.data(), 10, D2.data(), I2.data());
+  EXPECT_EQ(I1, I2);
+  EXPECT_EQ(D1, D2);
+  // The current writer produces version 2.
+  faiss::VectorIOWriter w2;
+  tqsearch::write_index(&idx, &w2);
+  ASSERT_GE(w2.data.size(), size_t(8));
+  EXPECT_EQ(w2.data[4], 2);
+}
+
+}  // namespace
+}  // namespace tqsearch
