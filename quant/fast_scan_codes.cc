@@ -49,24 +49,24 @@ const std::vector<float>& FastScanCodes::group_centroids(const ScanGroup& g) con
   return centroids_[g.first < tq_.allocation().num_high() ? 0 : 1];
 }
 
-void FastScanCodes::scan_reconstruction_dots(const uint8_t* row_code, double* dot_full, double* sq_norm) const {
-  TQ_CHECK(!int8_path_, "FastScanCodes::scan_reconstruction_dots: nibble path only");
+FastScanCodes::ReconstructionProducts FastScanCodes::reconstruction_products(const uint8_t* row_code) const {
+  TQ_CHECK(!int8_path_, "FastScanCodes::reconstruction_products: nibble path only");
   const BitAllocation& a = tq_.allocation();
   std::vector<uint8_t> idx(tq_.d());
   tq_.unpack_indices(row_code, idx.data());
-  double dot = 0, sq = 0;
+  ReconstructionProducts r;
   for (const ScanGroup& g : groups_) {
     const std::vector<float>& cs = group_centroids(g);
     const std::vector<float>& cf = tq_.codebook(g.first < a.num_high() ? a.high_bits() : a.low_bits()).centroids();
     for (int k = 0; k < g.count; ++k) {
       const int i = idx[g.first + k];
-      const double c = cs[i >> g.shift];
-      dot += c * cf[i];
-      sq += c * c;
+      const double s = cs[i >> g.shift], f = cf[i];
+      r.full_sq += f * f;
+      r.dot += s * f;
+      r.scan_sq += s * s;
     }
   }
-  *dot_full = dot;
-  *sq_norm = sq;
+  return r;
 }
 
 void FastScanCodes::clear() {
@@ -112,8 +112,11 @@ void FastScanCodes::add(size_t n, const uint8_t* row_codes) {
   n_ = new_n;
 }
 
-void FastScanCodes::build_lut(const float* qr, QueryLut* out) const {
+void FastScanCodes::build_lut(const float* qr, QueryLut* out, int lut_max) const {
   TQ_CHECK(qr != nullptr && out != nullptr, "FastScanCodes::build_lut: null query or output");
+  TQ_CHECK(lut_max == 63 || lut_max == 127 || lut_max == 255,
+           "FastScanCodes::build_lut: lut_max must be 63, 127 or 255, got " << lut_max);
+  out->lut_max = lut_max;
   const int d = tq_.d();
   if (int8_path_) {
     float qmax = 0;
@@ -152,7 +155,8 @@ void FastScanCodes::build_lut(const float* qr, QueryLut* out) const {
     lo[g] = mn;
     max_range = std::max(max_range, mx - mn);
   }
-  const float scale = max_range > 0 ? max_range / 255.0f : 1.0f;
+  const float top = static_cast<float>(lut_max);
+  const float scale = max_range > 0 ? max_range / top : 1.0f;
   const float inv = 1.0f / scale;
   out->lut.assign(size_t(g2_) * 16, 0);
   out->q8.clear();
@@ -161,7 +165,7 @@ void FastScanCodes::build_lut(const float* qr, QueryLut* out) const {
     bias += lo[g];
     for (int e = 0; e < 16; ++e) {
       const long v = std::lround((f[size_t(g) * 16 + e] - lo[g]) * inv);
-      out->lut[size_t(g) * 16 + e] = static_cast<uint8_t>(std::clamp(v, 0L, 255L));
+      out->lut[size_t(g) * 16 + e] = static_cast<uint8_t>(std::clamp(v, 0L, long(lut_max)));
     }
   }
   out->scale = scale;

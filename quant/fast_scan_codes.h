@@ -55,9 +55,12 @@ class FastScanCodes {
   bool is_prefix() const { return prefix_; }
   /// Centroids (unit-norm coordinate units) a group's nibble values are read with.
   const std::vector<float>& group_centroids(const ScanGroup& g) const;
-  /// ⟨ŷ, ŷ_scan⟩ and ‖ŷ_scan‖² of one code, ŷ the full mse reconstruction (unit scale, rotated coordinates) and
-  /// ŷ_scan the vector the scan scores (prefix centroids); nibble path only.
-  void scan_reconstruction_dots(const uint8_t* row_code, double* dot_full, double* sq_norm) const;
+  /// Products of one code's full mse reconstruction ŷ (unit scale, rotated coordinates) and the vector ŷ_s the scan
+  /// scores (prefix centroids): ‖ŷ‖², ⟨ŷ, ŷ_s⟩, ‖ŷ_s‖². Nibble path only.
+  struct ReconstructionProducts {
+    double full_sq = 0, dot = 0, scan_sq = 0;
+  };
+  ReconstructionProducts reconstruction_products(const uint8_t* row_code) const;
   int num_groups() const { return static_cast<int>(groups_.size()); }
   const std::vector<ScanGroup>& groups() const { return groups_; }
   /// Bytes of one block of 32 vectors.
@@ -70,9 +73,13 @@ class FastScanCodes {
   void add(size_t n, const uint8_t* row_codes);
   void clear();
   /// Builds the lookup table of one rotated query. @param rotated_query (d) floats, Π·q
-  void build_lut(const float* rotated_query, QueryLut* out) const;
+  /// @param lut_max  largest uint8 LUT entry (nibble path): 255 (finest), 127 or 63. With 63 the fused kernels add
+  ///                 four lookups per vector in 8 bits before widening (a quarter of the widening work, ~15–25%
+  ///                 faster) for a 4× coarser step max_range/63 — right when a float rerank follows.
+  void build_lut(const float* rotated_query, QueryLut* out, int lut_max = 255) const;
   /// Groups rounded up to even (the nibble kernels take two groups per 256-bit register).
   int num_groups_padded() const { return g2_; }
+
 
   /// Bytes held (for memory reporting).
   size_t memory_bytes() const { return data_.capacity(); }
@@ -105,6 +112,7 @@ struct QueryLut {
   std::vector<int8_t> q8;    ///< 8-bit path: (padded_d) int8 query
   float scale = 0;           ///< ⟨Πq, ŷ⟩ ≈ scale·acc + bias
   float bias = 0;
+  int lut_max = 255;         ///< largest entry the LUT was quantized to
 };
 
 
@@ -132,9 +140,9 @@ void scan_int8_scalar(const uint8_t* blocks, size_t nblocks, int padded_d, const
 void scan_int8_avx2(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
                     int32_t* acc, size_t acc_stride);
 
-/// Receives, during a fused scan, each block×query that holds a candidate: `scores` are the 32 scores of rows
-/// first_row … first_row+31 and bit v of `mask` is set where scores[v] was above the query's threshold when the
-/// block was scored (padding rows never). The sink re-checks against its live top-k and raises threshold[q].
+/// Receives, during a fused scan, each block×query that holds a candidate: `scores` are the 32 values compared
+/// (score, or score + slack) of rows first_row … first_row+31 and bit v of `mask` is set where scores[v] was above
+/// the query's threshold when the block was scored (padding rows never). The sink re-checks against its live top-k and raises threshold[q].
 using CandidateSink = void (*)(void* ctx, int q, size_t first_row, const float* scores, uint32_t mask);
 
 /// One fused scan call (nibble path): accumulate the LUT sums of each 32-vector block for each query, turn them
@@ -152,7 +160,12 @@ struct FusedScan {
   const float* add = nullptr;            ///< (nblocks·32) per-vector addends, or null
   size_t first_row = 0;                  ///< row number of the first vector of blocks[0]
   size_t nvalid = 0;                     ///< rows of these blocks that exist (the rest is padding)
-  float* threshold = nullptr;            ///< (nq) in/out: candidates need score > threshold[q]
+  /// Optional upper-bound slack: the value compared with the threshold is score + slack[v]·slack_scale[q]
+  /// (prefix scans: a confidence bound on the full-code score). Null: the score itself.
+  const float* slack = nullptr;          ///< (nblocks·32) per vector
+  const float* slack_scale = nullptr;    ///< (nq) per query
+  float* threshold = nullptr;            ///< (nq) in/out: candidates need value > threshold[q]
+  int lut_max = 255;                     ///< largest entry of every query's LUT (QueryLut::lut_max)
   CandidateSink sink = nullptr;
   void* ctx = nullptr;
 };

@@ -101,9 +101,33 @@ void push_candidates(void* ctx, int q, size_t first_row, const float* scores, ui
   c.threshold[q] = h.threshold();
 }
 
+// Index j of a row code whose coordinates all have W bits (W = 1, 2, 4, 8; LSB-first, BitAllocation's packing).
+template <int W>
+inline unsigned index_at(const uint8_t* code, int j) {
+  constexpr int kPer = 8 / W;
+  return (code[j / kPer] >> ((j % kPer) * W)) & ((1u << W) - 1);
+}
+
+// Four codes with W-bit coordinates, read in place (no unpacked copy).
+template <int W>
+inline void dot4_uniform(const float* qr, const float* c, int d, const uint8_t* const* codes, float* out) {
+  float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (int j = 0; j < d; ++j) {
+    const float q = qr[j];
+    a0 += q * c[index_at<W>(codes[0], j)];
+    a1 += q * c[index_at<W>(codes[1], j)];
+    a2 += q * c[index_at<W>(codes[2], j)];
+    a3 += q * c[index_at<W>(codes[3], j)];
+  }
+  out[0] = a0;
+  out[1] = a1;
+  out[2] = a2;
+  out[3] = a3;
+}
+
 // ⟨Πq, ŷ⟩ of many codes, each summed exactly as TurboQuantizer::dot_rotated does (same products, same order, so
 // the same float), four codes at a time so that four independent add chains overlap; the codes are prefetched
-// first (they are random rows). `dots[c]` for rows ids[c].
+// first (they are random rows). `dots[c]` for rows cands[c].id.
 void dot_rotated_many(const TurboQuantizer& tq, const PreparedQuery& pq, const uint8_t* row_codes, const Cand* cands,
                       size_t n, float* dots) {
   const size_t cs = tq.code_size();
@@ -117,10 +141,21 @@ void dot_rotated_many(const TurboQuantizer& tq, const PreparedQuery& pq, const u
   const float* ch = tq.codebook(a.high_bits()).centroids().data();
   const float* cl = tq.codebook(a.low_bits()).centroids().data();
   const float* qr = pq.rotated.data();
-  std::vector<uint8_t> idx(size_t(4) * d);
+  const int uniform = nh == 0 ? a.low_bits() : 0;
+  std::vector<uint8_t> idx;
   size_t c = 0;
   for (; c + 4 <= n; c += 4) {
-    for (int t = 0; t < 4; ++t) tq.unpack_indices(row_codes + size_t(cands[c + t].id) * cs, idx.data() + size_t(t) * d);
+    const uint8_t* codes[4];
+    for (int t = 0; t < 4; ++t) codes[t] = row_codes + size_t(cands[c + t].id) * cs;
+    switch (uniform) {
+      case 1: dot4_uniform<1>(qr, cl, d, codes, dots + c); continue;
+      case 2: dot4_uniform<2>(qr, cl, d, codes, dots + c); continue;
+      case 4: dot4_uniform<4>(qr, cl, d, codes, dots + c); continue;
+      case 8: dot4_uniform<8>(qr, cl, d, codes, dots + c); continue;
+      default: break;
+    }
+    idx.resize(size_t(4) * d);
+    for (int t = 0; t < 4; ++t) tq.unpack_indices(codes[t], idx.data() + size_t(t) * d);
     const uint8_t *i0 = idx.data(), *i1 = i0 + d, *i2 = i1 + d, *i3 = i2 + d;
     float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     for (int j = 0; j < nh; ++j) {
@@ -143,6 +178,89 @@ void dot_rotated_many(const TurboQuantizer& tq, const PreparedQuery& pq, const u
   for (; c < n; ++c) dots[c] = tq.dot_rotated(pq, row_codes + size_t(cands[c].id) * cs);
 }
 
+// Exact top-`cap` by (score desc, id asc) for the prefix path's full-code scores: a heap with the worst on top.
+class ExactTopK {
+ public:
+  explicit ExactTopK(size_t cap) : cap_(cap) { h_.reserve(cap); }
+  float threshold() const { return h_.size() < cap_ ? -INFINITY : h_.front().s; }
+  void push(float s, int64_t id) {
+    const Cand c{s, id};
+    if (h_.size() < cap_) {
+      h_.push_back(c);
+      std::push_heap(h_.begin(), h_.end(), better);
+    } else if (better(c, h_.front())) {
+      std::pop_heap(h_.begin(), h_.end(), better);
+      h_.back() = c;
+      std::push_heap(h_.begin(), h_.end(), better);
+    }
+  }
+  std::vector<Cand>& items() { return h_; }
+
+ private:
+  size_t cap_;
+  std::vector<Cand> h_;
+};
+
+// The estimator's value from ⟨Πq, ŷ⟩ of a code: exactly TurboQuantizer::inner_product (and FlatScanner's L2 form).
+inline float estimate(const TurboQuantizer& tq, const PreparedQuery& pq, const uint8_t* code, float dot,
+                      Estimator est, bool l2) {
+  const VectorFactors f = tq.factors(code);
+  float ip = 0;
+  switch (est) {
+    case Estimator::kMse: ip = f.norm * dot; break;
+    case Estimator::kRenorm: ip = f.norm * dot / f.renorm; break;
+    case Estimator::kQjl: ip = f.norm * (dot + tq.qjl_correction(pq, code)); break;
+  }
+  return l2 ? 2 * ip - f.norm * f.norm : ip;
+}
+
+// Prefix-scan sink: rows whose bound beats the query's k-th best full score are queued and rescored with the full
+// codes in batches of kPendingBatch (four add chains at a time), which then raise the threshold.
+constexpr size_t kPendingBatch = 16;
+struct PrefixContext {
+  const TurboQuantizer* tq;
+  const uint8_t* row_codes;
+  Estimator estimator;
+  bool l2;
+  const PreparedQuery* pq;        // per query
+  ExactTopK* tops;                // per query
+  std::vector<Cand>* pending;     // per query: (bound, row)
+  float* threshold;               // per query
+  std::vector<float> dots;
+  size_t evaluated = 0;
+};
+
+void flush_pending(PrefixContext& c, int q) {
+  std::vector<Cand>& p = c.pending[q];
+  size_t w = 0;
+  for (const Cand& x : p)
+    if (x.s > c.threshold[q]) p[w++] = x;  // the threshold may have risen since the row was queued
+  p.resize(w);
+  if (w > 0) {
+    c.dots.resize(w);
+    dot_rotated_many(*c.tq, c.pq[q], c.row_codes, p.data(), w, c.dots.data());
+    const size_t cs = c.tq->code_size();
+    for (size_t i = 0; i < w; ++i) {
+      const uint8_t* code = c.row_codes + size_t(p[i].id) * cs;
+      c.tops[q].push(estimate(*c.tq, c.pq[q], code, c.dots[i], c.estimator, c.l2), p[i].id);
+    }
+    c.evaluated += w;
+    p.clear();
+  }
+  c.threshold[q] = c.tops[q].threshold();
+}
+
+void push_prefix(void* ctx, int q, size_t first_row, const float* bound, uint32_t mask) {
+  PrefixContext& c = *static_cast<PrefixContext*>(ctx);
+  std::vector<Cand>& p = c.pending[q];
+  while (mask) {
+    const int v = __builtin_ctz(mask);
+    mask &= mask - 1;
+    p.push_back({bound[v], int64_t(first_row + v)});
+  }
+  if (p.size() >= kPendingBatch) flush_pending(c, q);
+}
+
 }  // namespace
 
 FlatLayout FlatLayout::recommended(const TurboQuantizer& tq) {
@@ -162,12 +280,16 @@ void FlatScanner::reset() {
   mult_norm_.clear();
   mult_renorm_.clear();
   mult_prefix_.clear();
+  slack_mse_.clear();
+  slack_renorm_.clear();
+  slack_qjl_.clear();
   neg_sqnorm_.clear();
 }
 
 size_t FlatScanner::memory_bytes() const {
   return codes_.memory_bytes() +
          sizeof(float) * (mult_norm_.capacity() + mult_renorm_.capacity() + mult_prefix_.capacity() +
+                                         slack_mse_.capacity() + slack_renorm_.capacity() + slack_qjl_.capacity() +
                                          neg_sqnorm_.capacity());
 }
 
@@ -182,7 +304,12 @@ void FlatScanner::add(size_t n, const uint8_t* row_codes) {
   mult_renorm_.resize(padded, 0.0f);
   if (metric_ == Metric::kL2) neg_sqnorm_.resize(padded, 0.0f);
   const bool prefix = codes_.is_prefix();
-  if (prefix) mult_prefix_.resize(padded, 0.0f);
+  if (prefix) {
+    mult_prefix_.resize(padded, 0.0f);
+    slack_mse_.resize(padded, 0.0f);
+    slack_renorm_.resize(padded, 0.0f);
+    if (tq_.options().qjl) slack_qjl_.resize(padded, 0.0f);
+  }
   for (size_t i = 0; i < n; ++i) {
     const uint8_t* code = row_codes + i * tq_.code_size();
     const VectorFactors f = tq_.factors(code);
@@ -192,9 +319,20 @@ void FlatScanner::add(size_t n, const uint8_t* row_codes) {
     if (prefix) {
       // ⟨Πq, y⟩ ≈ ⟨Πq, ŷ_s⟩/⟨y, ŷ_s⟩ and ⟨y, ŷ_s⟩ ≈ ⟨ŷ, ŷ_s⟩ (y − ŷ is small and nearly orthogonal to ŷ_s).
       // A non-positive ⟨ŷ, ŷ_s⟩ only happens for degenerate codes; fall back to the plain mse scale.
-      double dot = 0, sq = 0;
-      codes_.scan_reconstruction_dots(code, &dot, &sq);
-      mult_prefix_[n0 + i] = dot > 1e-6 ? static_cast<float>(k * f.norm / dot) : k * f.norm;
+      const FastScanCodes::ReconstructionProducts r = codes_.reconstruction_products(code);
+      const double c = r.dot > 1e-6 ? 1.0 / r.dot : 1.0;
+      mult_prefix_[n0 + i] = static_cast<float>(k * f.norm * c);
+      // e_x = ‖x‖·(a·ŷ − c·ŷ_s) with a = 1 (mse, QJL's mse part) or 1/ρ (renorm): ‖e_x‖² expanded.
+      auto gap = [&](double a) {
+        return std::sqrt(std::max(0.0, a * a * r.full_sq - 2 * a * c * r.dot + c * c * r.scan_sq)) * f.norm;
+      };
+      const double e_mse = gap(1.0), e_renorm = gap(1.0 / f.renorm);
+      slack_mse_[n0 + i] = static_cast<float>(k * e_mse);
+      slack_renorm_[n0 + i] = static_cast<float>(k * e_renorm);
+      // QJL adds its sketch term, spread ‖x‖γ·√(π/2)·‖q‖/√d (the QJL lemma's standard deviation).
+      if (tq_.options().qjl)
+        slack_qjl_[n0 + i] = static_cast<float>(
+            k * std::sqrt(e_mse * e_mse + 1.5707963267948966 * double(f.norm * f.gamma) * (f.norm * f.gamma)));
     }
   }
 }
@@ -228,17 +366,24 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
     std::fill(labels, labels + nq * k, int64_t(-1));
     return;
   }
-  TQ_CHECK(params.prefix_shortlist >= 1,
-           "FlatScanner::search: prefix_shortlist must be >= 1, got " << params.prefix_shortlist);
+  TQ_CHECK(std::isfinite(params.prefix_z) && params.prefix_z >= 0,
+           "FlatScanner::search: prefix_z must be finite and >= 0, got " << params.prefix_z);
   const bool prefix = codes_.is_prefix();
-  const bool rerank = params.rerank_factor > 0 || prefix;
+  // Prefix layouts score every candidate with the full codes during the scan: nothing left to rerank after it.
+  const bool rerank = params.rerank_factor > 0 && !prefix;
   size_t kc = size_t(k);
   if (rerank) kc = std::max({size_t(k) * params.rerank_factor, size_t(params.rerank_min), size_t(k)});
-  if (prefix) kc = std::max(kc, size_t(k) * params.prefix_shortlist);
   kc = std::min(kc, ntotal);
   const float* mult = prefix ? mult_prefix_.data()
                              : params.estimator == Estimator::kRenorm ? mult_renorm_.data() : mult_norm_.data();
+  const float* slack = !prefix ? nullptr
+                       : params.estimator == Estimator::kRenorm ? slack_renorm_.data()
+                       : params.estimator == Estimator::kQjl    ? slack_qjl_.data()
+                                                                : slack_mse_.data();
   const float* add = l2 ? neg_sqnorm_.data() : nullptr;
+  // 6-bit LUT entries (four lookups summed in 8 bits in the kernels) when a float rescoring follows the scan; the
+  // finest 8-bit LUTs when the scan estimate is the answer (rerank_factor = 0 on the full layout).
+  const int lut_max = rerank || prefix ? 63 : 255;
   const size_t nblocks = codes_.num_blocks();
   const size_t bb = codes_.block_bytes();
   const int B = params.query_batch;
@@ -249,6 +394,46 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
   const bool split_codes = nq < size_t(nt) * B && nblocks >= size_t(nt) * params.split_min_blocks && nt > 1;
 
   size_t total_reranked = 0, total_pruned = 0;
+
+  // Prefix layouts: scan blocks [b0, b1) for queries [q0, q0+nb); rows passing the bound are rescored into tops.
+  auto scan_prefix = [&](const std::vector<PreparedQuery>& pq, const std::vector<QueryLut>& luts, size_t q0, int nb,
+                         size_t b0, size_t b1, std::vector<ExactTopK>& tops, size_t* evaluated) {
+    std::vector<const uint8_t*> lp(nb);
+    std::vector<float> scale(nb), bias(nb), thr(nb), sscale(nb);
+    std::vector<std::vector<Cand>> pending(nb);
+    for (int i = 0; i < nb; ++i) {
+      const QueryLut& L = luts[q0 + i];
+      lp[i] = L.lut.data();
+      scale[i] = L.scale;
+      bias[i] = L.bias;
+      thr[i] = tops[i].threshold();
+      sscale[i] = params.prefix_z * pq[q0 + i].norm / std::sqrt(float(d));
+      pending[i].reserve(kPendingBatch + 32);
+    }
+    PrefixContext ctx{&tq_, row_codes, params.estimator, l2, pq.data() + q0, tops.data(), pending.data(), thr.data(),
+                      {}, 0};
+    internal::FusedScan fs;
+    fs.blocks = codes_.data() + b0 * bb;
+    fs.nblocks = b1 - b0;
+    fs.g2 = codes_.num_groups_padded();
+    fs.luts = lp.data();
+    fs.nq = nb;
+    fs.scale = scale.data();
+    fs.bias = bias.data();
+    fs.mult = mult + b0 * 32;
+    fs.add = add ? add + b0 * 32 : nullptr;
+    fs.slack = slack + b0 * 32;
+    fs.slack_scale = sscale.data();
+    fs.first_row = b0 * 32;
+    fs.nvalid = std::min((b1 - b0) * 32, ntotal - b0 * 32);
+    fs.threshold = thr.data();
+    fs.lut_max = lut_max;
+    fs.sink = push_prefix;
+    fs.ctx = &ctx;
+    internal::scan_fused(params.level, fs);
+    for (int i = 0; i < nb; ++i) flush_pending(ctx, i);
+    *evaluated += ctx.evaluated;
+  };
 
   // Scan blocks [b0, b1) for queries [q0, q0+nb) into heaps.
   auto scan = [&](const std::vector<PreparedQuery>& pq, const std::vector<QueryLut>& luts, size_t q0, int nb,
@@ -280,6 +465,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       fs.first_row = b0 * 32;
       fs.nvalid = std::min((b1 - b0) * 32, ntotal - b0 * 32);
       fs.threshold = thr.data();
+      fs.lut_max = lut_max;
       fs.sink = push_candidates;
       fs.ctx = &ctx;
       internal::scan_fused(params.level, fs);
@@ -350,17 +536,8 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
         // Same value as tq_.inner_product(pq, code, estimator) for each candidate, computed in a batch.
         std::vector<float> dots(cands.size());
         dot_rotated_many(tq_, pq, row_codes, cands.data(), cands.size(), dots.data());
-        for (size_t c = 0; c < cands.size(); ++c) {
-          const uint8_t* code = row_codes + size_t(cands[c].id) * cs;
-          const VectorFactors f = tq_.factors(code);
-          float ip = 0;
-          switch (params.estimator) {
-            case Estimator::kMse: ip = f.norm * dots[c]; break;
-            case Estimator::kRenorm: ip = f.norm * dots[c] / f.renorm; break;
-            case Estimator::kQjl: ip = f.norm * (dots[c] + tq_.qjl_correction(pq, code)); break;
-          }
-          cands[c].s = l2 ? 2 * ip - f.norm * f.norm : ip;
-        }
+        for (size_t c = 0; c < cands.size(); ++c)
+          cands[c].s = estimate(tq_, pq, row_codes + size_t(cands[c].id) * cs, dots[c], params.estimator, l2);
         *reranked += cands.size();
       }
     }
@@ -385,10 +562,11 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
 #pragma omp parallel for if (n > 1 && !omp_in_parallel()) schedule(static)
     for (size_t i = 0; i < n; ++i) {
       pq[i] = tq_.prepare_query(queries + (q0 + i) * d);
-      codes_.build_lut(pq[i].rotated.data(), &luts[i]);
+      codes_.build_lut(pq[i].rotated.data(), &luts[i], lut_max);
     }
   };
 
+  const size_t kk = std::min(size_t(k), ntotal);
   if (!split_codes) {
     // Threads take batches of B queries; prepare and scan inside the batch (keeps memory O(threads·B)).
     const size_t nbatches = (nq + B - 1) / B;
@@ -399,8 +577,18 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       std::vector<PreparedQuery> pq;
       std::vector<QueryLut> luts;
       prepare(q0, nb, pq, luts);
-      std::vector<TopK> heaps(nb, TopK(kc));
       // prepare() fills indices [0, nb): scan with local offset 0.
+      if (prefix) {
+        std::vector<ExactTopK> tops(nb, ExactTopK(kk));
+        size_t evaluated = 0;
+        scan_prefix(pq, luts, 0, nb, 0, nblocks, tops, &evaluated);
+        total_reranked += evaluated;
+        for (int i = 0; i < nb; ++i)
+          finish(pq[i], tops[i].items(), distances + (q0 + i) * k, labels + (q0 + i) * k, &total_reranked,
+                 &total_pruned);
+        continue;
+      }
+      std::vector<TopK> heaps(nb, TopK(kc));
       scan(pq, luts, 0, nb, 0, nblocks, heaps);
       for (int i = 0; i < nb; ++i)
         finish(pq[i], heaps[i].items(), distances + (q0 + i) * k, labels + (q0 + i) * k, &total_reranked,
@@ -412,28 +600,37 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       std::vector<PreparedQuery> pq;
       std::vector<QueryLut> luts;
       prepare(q0, nb, pq, luts);
-      std::vector<std::vector<TopK>> per_thread(nt, std::vector<TopK>(nb, TopK(kc)));
       const size_t per = (nblocks + nt - 1) / nt;
-#pragma omp parallel num_threads(nt)
+      // Each thread's best candidates per query, gathered then merged by the full order (score, then id): thread
+      // t's rows are not all after thread t−1's, so no threshold rule applies across threads.
+      std::vector<std::vector<std::vector<Cand>>> found(nt, std::vector<std::vector<Cand>>(nb));
+      size_t evaluated = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : evaluated)
       {
         const int t = omp_get_thread_num();
         const size_t b0 = std::min(nblocks, size_t(t) * per), b1 = std::min(nblocks, b0 + per);
-        if (b0 < b1) scan(pq, luts, 0, nb, b0, b1, per_thread[t]);
+        if (b0 < b1) {
+          if (prefix) {
+            std::vector<ExactTopK> tops(nb, ExactTopK(kk));
+            scan_prefix(pq, luts, 0, nb, b0, b1, tops, &evaluated);
+            for (int i = 0; i < nb; ++i) found[t][i] = tops[i].items();
+          } else {
+            std::vector<TopK> heaps(nb, TopK(kc));
+            scan(pq, luts, 0, nb, b0, b1, heaps);
+            for (int i = 0; i < nb; ++i) found[t][i] = heaps[i].items();
+          }
+        }
       }
+      total_reranked += evaluated;
+      const size_t keep = prefix ? kk : kc;
       for (int i = 0; i < nb; ++i) {
-        // Merge without the threshold rule (thread t's rows are not all after thread t−1's): select by the full
-        // order (score, then id).
         std::vector<Cand> merged;
-        for (int t = 0; t < nt; ++t) {
-          const std::vector<Cand>& c = per_thread[t][i].items();
-          merged.insert(merged.end(), c.begin(), c.end());
+        for (int t = 0; t < nt; ++t) merged.insert(merged.end(), found[t][i].begin(), found[t][i].end());
+        if (merged.size() > keep) {
+          std::nth_element(merged.begin(), merged.begin() + (keep - 1), merged.end(), better);
+          merged.resize(keep);
         }
-        if (merged.size() > kc) {
-          std::nth_element(merged.begin(), merged.begin() + (kc - 1), merged.end(), better);
-          merged.resize(kc);
-        }
-        finish(pq[i], merged, distances + (q0 + i) * k, labels + (q0 + i) * k, &total_reranked,
-               &total_pruned);
+        finish(pq[i], merged, distances + (q0 + i) * k, labels + (q0 + i) * k, &total_reranked, &total_pruned);
       }
     }
   }

@@ -139,7 +139,7 @@ struct TurboQuantizer::EncodeScratch {
   std::vector<uint8_t> cell, cell_start;
 };
 
-void TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& scratch) const {
+bool TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& scratch) const {
   float* y = scratch.buf.data();       // (d)
   float* r = scratch.buf.data() + d_;  // (d)
   uint8_t* idx = reinterpret_cast<uint8_t*>(scratch.buf.data() + 2 * d_);  // (d) bytes
@@ -150,6 +150,9 @@ void TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& sc
     for (int u = 0; u < 4; ++u) s4[u] += double(x[j0 + u]) * x[j0 + u];
   for (; j0 < d_; ++j0) s4[0] += double(x[j0]) * x[j0];
   const double ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+  // A NaN/Inf coordinate makes ss NaN or +inf: together with an overflowing norm, the one check of the row
+  // (encode() reports which case after its parallel loop).
+  if (!(std::sqrt(ss) <= double(FLT_MAX))) return false;
   const float norm = static_cast<float>(std::sqrt(ss));
   std::memset(code, 0, code_size_);
   if (options_.fp16_norm) {
@@ -158,9 +161,9 @@ void TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& sc
   } else {
     store_f32(code + norm_offset_, norm);
   }
-  if (norm == 0) {  // zero vector: all estimates are 0; ρ = 1 keeps them finite (overflow was rejected upfront)
+  if (norm == 0) {  // zero vector: all estimates are 0; ρ = 1 keeps them finite (overflow was rejected above)
     if (options_.store_renorm) store_f32(code + renorm_offset_, 1.0f);
-    return;
+    return true;
   }
   const float inv = static_cast<float>(1.0 / std::sqrt(ss));
   for (int j = 0; j < d_; ++j) y[j] = x[j] * inv;
@@ -173,11 +176,18 @@ void TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& sc
   if (options_.store_renorm || options_.qjl) {
     const float* ch = cb_high_->centroids().data();
     const float* cl = cb_low_->centroids().data();
+    // ρ: one sequential double sum over j = 0..d−1 (the order fixes the bits the GPU encode compares against);
+    // the residual r only when the QJL sketch needs it.
     double rho = 0;
-    for (int j = 0; j < d_; ++j) {
-      const float yh = (j < nh ? ch : cl)[idx[j]];
-      rho += double(y[j]) * yh;
-      r[j] = y[j] - yh;
+    if (options_.qjl) {
+      for (int j = 0; j < d_; ++j) {
+        const float yh = (j < nh ? ch : cl)[idx[j]];
+        rho += double(y[j]) * yh;
+        r[j] = y[j] - yh;
+      }
+    } else {
+      for (int j = 0; j < nh; ++j) rho += double(y[j]) * ch[idx[j]];
+      for (int j = nh; j < d_; ++j) rho += double(y[j]) * cl[idx[j]];
     }
     if (options_.store_renorm) {
       // ρ > 0 always for nearest-centroid codes (each y_j·ŷ_j >= 0 by symmetry); guard against underflow.
@@ -192,6 +202,7 @@ void TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& sc
       for (int j = 0; j < d_; ++j) sg[j >> 3] |= static_cast<uint8_t>((y[j] >= 0 ? 1u : 0u) << (j & 7));
     }
   }
+  return true;
 }
 
 double TurboQuantizer::cosine_of(const float* y, const uint8_t* idx) const {
@@ -311,25 +322,21 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
 void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
   if (n == 0) return;
   TQ_CHECK(x != nullptr && codes != nullptr, "TurboQuantizer::encode: null input or output pointer");
-  // Validate first so that a bad row loses nothing (no partial output is relied upon).
-  // Nothing may throw inside the OpenMP regions below (an exception leaving one terminates the process): every
-  // row is checked here first — finite values, and a norm that fits in a float.
+  // Each row is checked inside encode_one (finite values and a norm that fits in a float, from the norm it computes
+  // anyway); nothing may throw inside the OpenMP region (an exception leaving one terminates the process), so a bad
+  // row is only recorded there and reported after the loop. Then the contents of `codes` are unspecified.
   int64_t bad_row = -1;
-#pragma omp parallel for if (n * d_ > 100000) schedule(static)
-  for (size_t i = 0; i < n; ++i) {
-    const float* row = x + i * d_;
-    double ss = 0;
-    bool bad = false;
-    for (int j = 0; j < d_; ++j) {
-      if (!std::isfinite(row[j])) {
-        bad = true;
-        break;
-      }
-      ss += double(row[j]) * row[j];
+#pragma omp parallel if (n > 64)
+  {
+    EncodeScratch scratch(d_);
+    int64_t my_bad = -1;
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; ++i) {
+      if (!encode_one(x + i * d_, codes + i * code_size_, scratch) && my_bad < 0) my_bad = int64_t(i);
     }
-    if (bad || std::sqrt(ss) > double(FLT_MAX)) {
+    if (my_bad >= 0) {
 #pragma omp critical(tq_bad_row)
-      if (bad_row < 0 || int64_t(i) < bad_row) bad_row = int64_t(i);
+      if (bad_row < 0 || my_bad < bad_row) bad_row = my_bad;
     }
   }
   if (bad_row >= 0) {
@@ -339,12 +346,6 @@ void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
     TQ_CHECK(j == d_, "TurboQuantizer::encode: row " << bad_row << " has a non-finite value (" << row[j]
                                                      << ") at column " << j << "; only finite floats can be encoded");
     TQ_THROW("TurboQuantizer::encode: row " << bad_row << " has a norm above FLT_MAX; scale the vectors down");
-  }
-#pragma omp parallel if (n > 64)
-  {
-    EncodeScratch scratch(d_);
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < n; ++i) encode_one(x + i * d_, codes + i * code_size_, scratch);
   }
 }
 

@@ -89,7 +89,8 @@ class TurboQuantizer {
   size_t mse_bytes() const { return alloc_.packed_bytes(); }
   double bits_per_vector() const { return 8.0 * double(code_size_); }
 
-  /// Encode n vectors. Rejects NaN/Inf with the row index in the message. OpenMP over rows.
+  /// Encode n vectors. Rejects NaN/Inf and norms above FLT_MAX with the (first) row index in the message; after
+  /// such an error the contents of `codes` are unspecified. OpenMP over rows.
   /// @param x      (n, d) row-major float32
   /// @param codes  (n, code_size()) output
   void encode(size_t n, const float* x, uint8_t* codes) const;
@@ -123,7 +124,8 @@ class TurboQuantizer {
 
  private:
   struct EncodeScratch;  // per-thread buffers of encode
-  void encode_one(const float* x, uint8_t* code, EncodeScratch& scratch) const;
+  /// false (and nothing meaningful written) when the row has NaN/Inf or a norm above FLT_MAX.
+  bool encode_one(const float* x, uint8_t* code, EncodeScratch& scratch) const;
   double cosine_of(const float* y, const uint8_t* idx) const;
   void optimize_cosine(const float* y, uint8_t* idx, EncodeScratch& scratch) const;
   /// Scales t swept by optimize_cosine (relative to the nearest-centroid code at t = 1), and its bucket count.

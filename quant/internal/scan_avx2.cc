@@ -26,8 +26,9 @@ inline void flush16(__m256i a, __m256i b, __m256i* t) {
 }
 
 // LUT sums of one block of 32 vectors for NQ queries into tot[q][0..3] (int32, vectors 0–7, 8–15, 16–23, 24–31).
-// NQ <= 2 keeps the 4·NQ uint16 accumulators and the temporaries in 16 registers.
-template <int NQ>
+// NQ <= 2 keeps the 4·NQ uint16 accumulators and the temporaries in 16 registers. U = lookups added per vector in
+// 8 bits before widening to the uint16 pair sums: 1 for any LUT, 2 when entries are <= 127, 4 when <= 63.
+template <int NQ, int U>
 inline void accumulate_block(const uint8_t* blk, int npairs, const uint8_t* const* luts, __m256i (*tot)[4]) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   for (int q = 0; q < NQ; ++q)
@@ -36,7 +37,31 @@ inline void accumulate_block(const uint8_t* blk, int npairs, const uint8_t* cons
     const int p1 = std::min(npairs, p0 + 256);
     __m256i aA[NQ], aB[NQ], bA[NQ], bB[NQ];
     for (int q = 0; q < NQ; ++q) aA[q] = aB[q] = bA[q] = bB[q] = _mm256_setzero_si256();
-    for (int p = p0; p < p1; ++p) {
+    int p = p0;
+    if (U > 1) {
+      for (; p + U <= p1; p += U) {
+        __m256i sa[NQ], sb[NQ];
+        for (int u = 0; u < U; ++u) {
+          const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p + u) * 32));
+          const __m256i lo = _mm256_and_si256(c, m4);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
+          for (int q = 0; q < NQ; ++q) {
+            const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + size_t(p + u) * 32));
+            const __m256i ra = _mm256_shuffle_epi8(L, lo);
+            const __m256i rb = _mm256_shuffle_epi8(L, hi);
+            sa[q] = u == 0 ? ra : _mm256_add_epi8(sa[q], ra);  // <= U·max entry <= 255: no carry between bytes
+            sb[q] = u == 0 ? rb : _mm256_add_epi8(sb[q], rb);
+          }
+        }
+        for (int q = 0; q < NQ; ++q) {
+          aA[q] = _mm256_add_epi16(aA[q], sa[q]);
+          aB[q] = _mm256_add_epi16(aB[q], _mm256_srli_epi16(sa[q], 8));
+          bA[q] = _mm256_add_epi16(bA[q], sb[q]);
+          bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(sb[q], 8));
+        }
+      }
+    }
+    for (; p < p1; ++p) {
       const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p) * 32));
       const __m256i lo = _mm256_and_si256(c, m4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
@@ -50,6 +75,7 @@ inline void accumulate_block(const uint8_t* blk, int npairs, const uint8_t* cons
         bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(rb, 8));
       }
     }
+    // Exact while each uint16 sum stays < 2^16: at most 256 pairs of entries <= 255 per flush.
     for (int q = 0; q < NQ; ++q) {
       flush16(aA[q], aB[q], &tot[q][0]);
       flush16(bA[q], bB[q], &tot[q][2]);
@@ -62,7 +88,7 @@ template <int NQ>
 inline void nibbles_block(const uint8_t* blk, int npairs, const uint8_t* const* luts, int32_t* acc,
                           size_t acc_stride) {
   __m256i tot[NQ][4];
-  accumulate_block<NQ>(blk, npairs, luts, tot);
+  accumulate_block<NQ, 1>(blk, npairs, luts, tot);
   for (int q = 0; q < NQ; ++q) {
     int32_t* out = acc + size_t(q) * acc_stride;
     for (int i = 0; i < 4; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * i), tot[q][i]);
@@ -70,20 +96,22 @@ inline void nibbles_block(const uint8_t* blk, int npairs, const uint8_t* const* 
 }
 
 // Fused epilogue: scores of the block's 32 vectors for NQ queries, compared with the running thresholds.
-template <int NQ>
+template <int NQ, int U>
 inline void fused_block(const FusedScan& s, size_t b, int q0, uint32_t valid_mask) {
   __m256i tot[NQ][4];
-  accumulate_block<NQ>(s.blocks + b * size_t(s.g2) * 16, s.g2 / 2, s.luts + q0, tot);
+  accumulate_block<NQ, U>(s.blocks + b * size_t(s.g2) * 16, s.g2 / 2, s.luts + q0, tot);
   const size_t r0 = b * 32;
   for (int q = 0; q < NQ; ++q) {
     const __m256 vs = _mm256_set1_ps(s.scale[q0 + q]), vb = _mm256_set1_ps(s.bias[q0 + q]);
     const __m256 thr = _mm256_set1_ps(s.threshold[q0 + q]);
+    const __m256 ss = _mm256_set1_ps(s.slack ? s.slack_scale[q0 + q] : 0.0f);
     __m256 sc[4];
     uint32_t mask = 0;
     for (int i = 0; i < 4; ++i) {
       const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(tot[q][i]), vs), vb);
       sc[i] = _mm256_mul_ps(_mm256_loadu_ps(s.mult + r0 + 8 * i), t);
       if (s.add) sc[i] = _mm256_add_ps(sc[i], _mm256_loadu_ps(s.add + r0 + 8 * i));
+      if (s.slack) sc[i] = _mm256_add_ps(sc[i], _mm256_mul_ps(_mm256_loadu_ps(s.slack + r0 + 8 * i), ss));
       mask |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(sc[i], thr, _CMP_GT_OQ))) << (8 * i);
     }
     mask &= valid_mask;
@@ -143,7 +171,9 @@ void scan_nibbles_avx2(const uint8_t* blocks, size_t nblocks, int g2, const uint
   }
 }
 
-void scan_fused_avx2(const FusedScan& s) {
+namespace {
+template <int U>
+void scan_fused_u(const FusedScan& s) {
   // Blocks outside, queries inside (as scan_nibbles_avx2); the scores never leave registers unless the block
   // holds a candidate.
   for (size_t b = 0; b < s.nblocks; ++b) {
@@ -152,9 +182,16 @@ void scan_fused_avx2(const FusedScan& s) {
     const size_t valid = std::min<size_t>(32, s.nvalid - r0);
     const uint32_t valid_mask = valid == 32 ? 0xFFFFFFFFu : ((1u << valid) - 1);
     int q = 0;
-    for (; q + 2 <= s.nq; q += 2) fused_block<2>(s, b, q, valid_mask);
-    if (q < s.nq) fused_block<1>(s, b, q, valid_mask);
+    for (; q + 2 <= s.nq; q += 2) fused_block<2, U>(s, b, q, valid_mask);
+    if (q < s.nq) fused_block<1, U>(s, b, q, valid_mask);
   }
+}
+}  // namespace
+
+void scan_fused_avx2(const FusedScan& s) {
+  if (s.lut_max <= 63) return scan_fused_u<4>(s);
+  if (s.lut_max <= 127) return scan_fused_u<2>(s);
+  scan_fused_u<1>(s);
 }
 
 void scan_int8_avx2(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,

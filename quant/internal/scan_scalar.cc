@@ -47,6 +47,7 @@ void scan_fused_scalar(const FusedScan& s) {
         const float t = static_cast<float>(sum) * s.scale[q] + s.bias[q];
         float sc = s.mult[r0 + v] * t;
         if (s.add) sc = sc + s.add[r0 + v];
+        if (s.slack) sc = sc + s.slack[r0 + v] * s.slack_scale[q];
         scores[v] = sc;
         if (size_t(v) < valid && sc > thr) mask |= 1u << v;
       }

@@ -3,8 +3,12 @@
 // kernel's batch, flushes past 256 group pairs), and the scalar reference computes the documented LUT sum.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
+
+#include "quant/error.h"
 
 #include "quant/fast_scan_codes.h"
 #include "test_data.h"
@@ -103,6 +107,179 @@ INSTANTIATE_TEST_SUITE_P(LevelsAndShapes, ScanKernel,
                            return std::string(simd_level_name(std::get<0>(info.param))) + "_" +
                                   case_name(std::get<1>(info.param));
                          });
+
+// Fused scan: every level makes the same sink calls (order, rows, scores bit for bit, masks) for LUTs quantized to
+// 63/127/255, full and prefix layouts, with and without the slack term, with a sink that raises the threshold as a
+// top-k would; and the scalar values are the documented mult·(scale·acc + bias) + add (+ slack·scale).
+class FusedScanKernel : public ::testing::TestWithParam<std::tuple<SimdLevel, Case>> {};
+
+struct SinkCall {
+  int q;
+  size_t first_row;
+  uint32_t mask;
+  float scores[32];
+};
+
+struct RecordingSink {
+  std::vector<SinkCall> calls;
+  std::vector<std::vector<float>> best;  // per query: the 5 best values seen (a top-5 threshold)
+  float* threshold = nullptr;
+  static void sink(void* ctx, int q, size_t first_row, const float* scores, uint32_t mask) {
+    auto& r = *static_cast<RecordingSink*>(ctx);
+    SinkCall c{q, first_row, mask, {}};
+    std::memcpy(c.scores, scores, sizeof c.scores);
+    r.calls.push_back(c);
+    for (uint32_t m = mask; m; m &= m - 1) r.best[q].push_back(scores[__builtin_ctz(m)]);
+    std::sort(r.best[q].begin(), r.best[q].end(), std::greater<float>());
+    if (r.best[q].size() > 5) r.best[q].resize(5);
+    if (r.best[q].size() == 5) r.threshold[q] = r.best[q].back();
+  }
+};
+
+TEST_P(FusedScanKernel, MatchesScalarBitExact) {
+  const auto [level, c] = GetParam();
+  if (!simd_level_supported(level)) GTEST_SKIP() << simd_level_name(level) << " not supported by this CPU";
+  TurboQuantizerOptions o;
+  o.bits = c.bits;
+  TurboQuantizer tq(c.d, o);
+  auto x = testing::clustered(c.n, c.d, 8, 2000 + c.d);
+  std::vector<uint8_t> rows(c.n * tq.code_size());
+  tq.encode(c.n, x.data(), rows.data());
+  auto q = testing::gaussian(c.nq, c.d, 9);
+  for (int scan_bits : {0, 2}) {
+    FastScanCodes codes(tq, scan_bits);
+    if (codes.int8_path()) continue;  // the 8-bit path has no fused kernel
+    codes.add(c.n, rows.data());
+    const size_t nb = codes.num_blocks();
+    std::vector<float> mult(nb * 32), add(nb * 32), slack(nb * 32);
+    for (size_t v = 0; v < nb * 32; ++v) {
+      mult[v] = 0.5f + float(v % 13) / 7;
+      add[v] = -float(v % 5) / 3;
+      slack[v] = float(v % 3) / 11;
+    }
+    for (int lut_max : {63, 127, 255}) {
+      std::vector<QueryLut> luts(c.nq);
+      std::vector<const uint8_t*> lp(c.nq);
+      std::vector<float> scale(c.nq), bias(c.nq), sscale(c.nq);
+      for (int i = 0; i < c.nq; ++i) {
+        codes.build_lut(tq.prepare_query(q.data() + size_t(i) * c.d).rotated.data(), &luts[i], lut_max);
+        for (uint8_t e : luts[i].lut) ASSERT_LE(int(e), lut_max);
+        lp[i] = luts[i].lut.data();
+        scale[i] = luts[i].scale;
+        bias[i] = luts[i].bias;
+        sscale[i] = 0.25f + 0.5f * i;
+      }
+      for (bool with_slack : {false, true}) {
+        auto run = [&](SimdLevel lv) {
+          RecordingSink r;
+          std::vector<float> thr(c.nq, -INFINITY);
+          r.best.resize(c.nq);
+          r.threshold = thr.data();
+          internal::FusedScan fs;
+          fs.blocks = codes.data();
+          fs.nblocks = nb;
+          fs.g2 = codes.num_groups_padded();
+          fs.luts = lp.data();
+          fs.nq = c.nq;
+          fs.scale = scale.data();
+          fs.bias = bias.data();
+          fs.mult = mult.data();
+          fs.add = add.data();
+          fs.slack = with_slack ? slack.data() : nullptr;
+          fs.slack_scale = with_slack ? sscale.data() : nullptr;
+          fs.first_row = 1000;
+          fs.nvalid = c.n;
+          fs.threshold = thr.data();
+          fs.lut_max = lut_max;
+          fs.sink = RecordingSink::sink;
+          fs.ctx = &r;
+          internal::scan_fused(lv, fs);
+          return r.calls;
+        };
+        const std::vector<SinkCall> ref = run(SimdLevel::kScalar), got = run(level);
+        const std::string what = "scan_bits " + std::to_string(scan_bits) + " lut_max " + std::to_string(lut_max) +
+                                 (with_slack ? " slack" : "");
+        ASSERT_EQ(ref.size(), got.size()) << what;
+        ASSERT_FALSE(ref.empty()) << what;
+        for (size_t i = 0; i < ref.size(); ++i) {
+          ASSERT_EQ(ref[i].q, got[i].q) << what << " call " << i;
+          ASSERT_EQ(ref[i].first_row, got[i].first_row) << what << " call " << i;
+          ASSERT_EQ(ref[i].mask, got[i].mask) << what << " call " << i;
+          ASSERT_EQ(0, std::memcmp(ref[i].scores, got[i].scores, sizeof ref[i].scores)) << what << " call " << i;
+          ASSERT_EQ(ref[i].first_row % 32, 1000u % 32) << what;
+          // Padding rows are never reported.
+          const size_t r0 = ref[i].first_row - 1000;
+          for (int v = 0; v < 32; ++v)
+            if (r0 + v >= c.n) ASSERT_FALSE(ref[i].mask >> v & 1) << what;
+        }
+        // The scalar values are the documented formula over the accumulator kernel's sums.
+        if (level == SimdLevel::kScalar) {
+          std::vector<const void*> lv(lp.begin(), lp.end());
+          std::vector<int32_t> acc(c.nq * nb * 32);
+          internal::scan_blocks(SimdLevel::kScalar, codes, codes.data(), nb, lv.data(), c.nq, acc.data(), nb * 32);
+          for (const SinkCall& call : ref) {
+            const size_t r0 = call.first_row - 1000;
+            for (int v = 0; v < 32; ++v) {
+              const size_t row = r0 + v;
+              float e = mult[row] * (static_cast<float>(acc[call.q * nb * 32 + row]) * scale[call.q] + bias[call.q]);
+              e = e + add[row];
+              if (with_slack) e = e + slack[row] * sscale[call.q];
+              ASSERT_EQ(e, call.scores[v]) << what << " row " << row;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(LevelsAndShapes, FusedScanKernel,
+                         ::testing::Combine(::testing::ValuesIn(all_simd_levels()), ::testing::ValuesIn(kCases)),
+                         [](const auto& info) {
+                           return std::string(simd_level_name(std::get<0>(info.param))) + "_" +
+                                  case_name(std::get<1>(info.param));
+                         });
+
+TEST(FastScanCodes, PrefixLayoutKeepsTopBitsWithMergedCentroids) {
+  TurboQuantizerOptions o;
+  o.bits = 4;
+  TurboQuantizer tq(100, o);
+  FastScanCodes full(tq), prefix(tq, 2);
+  EXPECT_FALSE(full.is_prefix());
+  EXPECT_TRUE(prefix.is_prefix());
+  EXPECT_EQ(prefix.num_groups(), 50);  // two 2-bit coordinates per nibble
+  auto x = testing::gaussian(40, 100, 4);
+  std::vector<uint8_t> rows(40 * tq.code_size());
+  tq.encode(40, x.data(), rows.data());
+  prefix.add(40, rows.data());
+  const std::vector<float> pc = tq.codebook(4).prefix_centroids(2);
+  std::vector<uint8_t> idx(100);
+  for (int v = 0; v < 40; ++v) {
+    tq.unpack_indices(rows.data() + v * tq.code_size(), idx.data());
+    // Nibble of group g for vector v: coordinates 2g (low 2 bits) and 2g+1 (high 2 bits), top bits of each index.
+    const uint8_t* blk = prefix.data() + (v / 32) * prefix.block_bytes();
+    double dot = 0, fsq = 0, ssq = 0;
+    for (int g = 0; g < 50; ++g) {
+      const uint8_t byte = blk[g * 16 + (v % 32 & 15)];
+      const int nib = (v % 32) < 16 ? byte & 15 : byte >> 4;
+      EXPECT_EQ(nib & 3, idx[2 * g] >> 2);
+      EXPECT_EQ(nib >> 2, idx[2 * g + 1] >> 2);
+      for (int t : {2 * g, 2 * g + 1}) {
+        const double f = tq.codebook(4).centroids()[idx[t]], s = pc[idx[t] >> 2];
+        dot += f * s;
+        fsq += f * f;
+        ssq += s * s;
+      }
+    }
+    const auto r = prefix.reconstruction_products(rows.data() + v * tq.code_size());
+    EXPECT_NEAR(r.dot, dot, 1e-9);
+    EXPECT_NEAR(r.full_sq, fsq, 1e-9);
+    EXPECT_NEAR(r.scan_sq, ssq, 1e-9);
+  }
+  EXPECT_THROW(FastScanCodes(tq, 5), Error);
+  QueryLut L;
+  EXPECT_THROW(full.build_lut(x.data(), &L, 100), Error);
+}
 
 TEST(FastScanCodes, GroupsFollowTheBitAllocation) {
   auto groups_for = [](int d, double bits) {
