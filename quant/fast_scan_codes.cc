@@ -204,6 +204,11 @@ void scan_fused(SimdLevel level, const FusedScan& s) {
   scan_fused_scalar(s);
 }
 
+float dot_nibbles(SimdLevel level, const uint8_t* code, int d, const float* qr, const float* c) {
+  if (level >= SimdLevel::kAvx2) return dot_nibbles_avx2(code, d, qr, c);
+  return dot_nibbles_scalar(code, d, qr, c);
+}
+
 void accumulators_to_scores(SimdLevel level, const int32_t* acc, size_t n, const float* mult, const float* add,
                             float scale, float bias, float* scores) {
   if (level >= SimdLevel::kAvx2) return accumulators_to_scores_avx2(acc, n, mult, add, scale, bias, scores);

@@ -215,18 +215,24 @@ inline float estimate(const TurboQuantizer& tq, const PreparedQuery& pq, const u
 }
 
 // Prefix-scan sink: rows whose bound beats the query's k-th best full score are queued and rescored with the full
-// codes in batches of kPendingBatch (four add chains at a time), which then raise the threshold.
+// codes in batches of kPendingBatch. Uniform 4-bit codes first get a SIMD value of the estimate (dot_nibbles, off
+// from the exact one by rounding only, with a rigorous bound ε); only rows whose value + ε can still beat the k-th
+// best get the exact sequential sum (four add chains at a time) and enter the top-k. Both raise the threshold.
 constexpr size_t kPendingBatch = 16;
 struct PrefixContext {
   const TurboQuantizer* tq;
   const uint8_t* row_codes;
   Estimator estimator;
   bool l2;
+  SimdLevel level;
   const PreparedQuery* pq;        // per query
   ExactTopK* tops;                // per query
   std::vector<Cand>* pending;     // per query: (bound, row)
   float* threshold;               // per query
+  const float* c16 = nullptr;     // uniform 4-bit codes: the codebook, else null (exact path only)
+  const float* eps_dot = nullptr; // per query: bound on |dot_nibbles − dot_rotated|
   std::vector<float> dots;
+  std::vector<Cand> exact;
   size_t evaluated = 0;
 };
 
@@ -236,27 +242,51 @@ void flush_pending(PrefixContext& c, int q) {
   for (const Cand& x : p)
     if (x.s > c.threshold[q]) p[w++] = x;  // the threshold may have risen since the row was queued
   p.resize(w);
-  if (w > 0) {
-    c.dots.resize(w);
-    dot_rotated_many(*c.tq, c.pq[q], c.row_codes, p.data(), w, c.dots.data());
-    const size_t cs = c.tq->code_size();
+  const size_t cs = c.tq->code_size();
+  const PreparedQuery& pq = c.pq[q];
+  if (w > 0 && c.c16) {
+    // Fast values first; keep the rows that may still enter the top-k.
+    c.exact.clear();
+    const int d = c.tq->d();
     for (size_t i = 0; i < w; ++i) {
       const uint8_t* code = c.row_codes + size_t(p[i].id) * cs;
-      c.tops[q].push(estimate(*c.tq, c.pq[q], code, c.dots[i], c.estimator, c.l2), p[i].id);
+      const float dot = internal::dot_nibbles(c.level, code, d, pq.rotated.data(), c.c16);
+      const float v = estimate(*c.tq, pq, code, dot, c.estimator, c.l2);
+      const VectorFactors f = c.tq->factors(code);
+      const float scale = (c.l2 ? 2.0f : 1.0f) * (c.estimator == Estimator::kRenorm ? f.norm / f.renorm : f.norm);
+      // Twice the dot bound through the estimator's scale, plus the rounding of the final products and sums.
+      const float eps = 2 * scale * c.eps_dot[q] + 2.4e-7f * (std::abs(v) + f.norm * f.norm + 1e-30f);
+      if (v + eps >= c.threshold[q]) c.exact.push_back(p[i]);
     }
     c.evaluated += w;
-    p.clear();
+    p.swap(c.exact);
+    w = p.size();
+  } else {
+    c.evaluated += w;
   }
+  if (w > 0) {
+    c.dots.resize(w);
+    dot_rotated_many(*c.tq, pq, c.row_codes, p.data(), w, c.dots.data());
+    for (size_t i = 0; i < w; ++i) {
+      const uint8_t* code = c.row_codes + size_t(p[i].id) * cs;
+      c.tops[q].push(estimate(*c.tq, pq, code, c.dots[i], c.estimator, c.l2), p[i].id);
+    }
+  }
+  p.clear();
   c.threshold[q] = c.tops[q].threshold();
 }
 
 void push_prefix(void* ctx, int q, size_t first_row, const float* bound, uint32_t mask) {
   PrefixContext& c = *static_cast<PrefixContext*>(ctx);
   std::vector<Cand>& p = c.pending[q];
+  const size_t cs = c.tq->code_size();
   while (mask) {
     const int v = __builtin_ctz(mask);
     mask &= mask - 1;
     p.push_back({bound[v], int64_t(first_row + v)});
+    // The row code is read at the flush, kPendingBatch rows later: start loading it now.
+    const uint8_t* code = c.row_codes + (first_row + v) * cs;
+    for (size_t off = 0; off < cs; off += 64) __builtin_prefetch(code + off);
   }
   if (p.size() >= kPendingBatch) flush_pending(c, q);
 }
@@ -265,7 +295,7 @@ void push_prefix(void* ctx, int q, size_t first_row, const float* bound, uint32_
 
 FlatLayout FlatLayout::recommended(const TurboQuantizer& tq) {
   FlatLayout l;
-  l.scan_bits = tq.allocation().high_bits() > 2 ? 2 : 0;
+  l.scan_bits = tq.allocation().high_bits() > 4 ? 2 : 0;
   return l;
 }
 
@@ -410,8 +440,21 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       sscale[i] = params.prefix_z * pq[q0 + i].norm / std::sqrt(float(d));
       pending[i].reserve(kPendingBatch + 32);
     }
-    PrefixContext ctx{&tq_, row_codes, params.estimator, l2, pq.data() + q0, tops.data(), pending.data(), thr.data(),
-                      {}, 0};
+    PrefixContext ctx{&tq_, row_codes, params.estimator, l2, params.level, pq.data() + q0, tops.data(),
+                      pending.data(), thr.data()};
+    const BitAllocation& alloc = tq_.allocation();
+    std::vector<float> eps_dot(nb);
+    if (alloc.num_high() == 0 && alloc.low_bits() == 4) {
+      const std::vector<float>& c16 = tq_.codebook(4).centroids();
+      ctx.c16 = c16.data();
+      const float cmax = std::max(std::abs(c16.front()), std::abs(c16.back()));
+      for (int i = 0; i < nb; ++i) {
+        double sa = 0;
+        for (float v : pq[q0 + i].rotated) sa += std::abs(v);
+        eps_dot[i] = static_cast<float>(2.0 * d * 0x1p-24 * sa * cmax);
+      }
+      ctx.eps_dot = eps_dot.data();
+    }
     internal::FusedScan fs;
     fs.blocks = codes_.data() + b0 * bb;
     fs.nblocks = b1 - b0;

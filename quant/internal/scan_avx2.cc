@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "quant/fast_scan_codes.h"
 
@@ -192,6 +193,33 @@ void scan_fused_avx2(const FusedScan& s) {
   if (s.lut_max <= 63) return scan_fused_u<4>(s);
   if (s.lut_max <= 127) return scan_fused_u<2>(s);
   scan_fused_u<1>(s);
+}
+
+float dot_nibbles_avx2(const uint8_t* code, int d, const float* qr, const float* c) {
+  const __m256 c_lo = _mm256_loadu_ps(c), c_hi = _mm256_loadu_ps(c + 8);
+  __m256 acc = _mm256_setzero_ps();
+  int j = 0;
+  // 8 coordinates = 4 code bytes per step: nibbles → 8 dword indices (even j low nibble, odd j high nibble).
+  for (; j + 8 <= d; j += 8) {
+    uint32_t w;
+    std::memcpy(&w, code + j / 2, 4);
+    const __m256i bytes = _mm256_set1_epi32(static_cast<int>(w));
+    // lane t takes byte t/2 and shifts by 4·(t & 1)
+    const __m256i sh = _mm256_srlv_epi32(bytes, _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+    const __m256i idx = _mm256_and_si256(sh, _mm256_set1_epi32(15));
+    const __m256 lo = _mm256_permutevar8x32_ps(c_lo, idx);
+    const __m256 hi = _mm256_permutevar8x32_ps(c_hi, idx);
+    const __m256 cv = _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(qr + j), cv));
+  }
+  alignas(32) float l[8];
+  _mm256_store_ps(l, acc);
+  for (; j < d; ++j) {
+    const int idx = (code[j >> 1] >> ((j & 1) * 4)) & 15;
+    const float prod = qr[j] * c[idx];
+    l[j & 7] = l[j & 7] + prod;
+  }
+  return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
 }
 
 void scan_int8_avx2(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,

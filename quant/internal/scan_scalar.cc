@@ -56,6 +56,16 @@ void scan_fused_scalar(const FusedScan& s) {
   }
 }
 
+float dot_nibbles_scalar(const uint8_t* code, int d, const float* qr, const float* c) {
+  float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int j = 0; j < d; ++j) {
+    const int idx = (code[j >> 1] >> ((j & 1) * 4)) & 15;
+    const float prod = qr[j] * c[idx];
+    l[j & 7] = l[j & 7] + prod;
+  }
+  return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+}
+
 void scan_int8_scalar(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,
                       int32_t* acc, size_t acc_stride) {
   for (size_t b = 0; b < nblocks; ++b) {

@@ -211,9 +211,7 @@ TEST(FlatScanner, PrefixLayoutRescoresWithTheFullCodes) {
         o.bits = bits;
         o.store_renorm = true;
         o.qjl = e == Estimator::kQjl;
-        FlatLayout layout = FlatLayout::recommended(TurboQuantizer(d, o));
-        ASSERT_EQ(layout.scan_bits, 2);
-        Built b = build(x, d, o, m, layout);
+        Built b = build(x, d, o, m, FlatLayout{2});
         const std::string what = std::string(m == Metric::kL2 ? "l2" : "ip") + " estimator " +
                                  std::to_string(int(e)) + " bits " + std::to_string(bits);
         std::vector<float> D(nq * k);
@@ -269,10 +267,14 @@ TEST(FlatScanner, PrefixLayoutRescoresWithTheFullCodes) {
   std::vector<float> D(k);
   std::vector<int64_t> I(k);
   EXPECT_THROW(b.scanner->search(1, q.data(), b.rows.data(), k, p, D.data(), I.data()), Error);
-  o.bits = 2;
-  EXPECT_EQ(FlatLayout::recommended(TurboQuantizer(d, o)).scan_bits, 0);
-  o.bits = 2.5;
-  EXPECT_EQ(FlatLayout::recommended(TurboQuantizer(d, o)).scan_bits, 2);
+  for (double bits : {1.0, 2.0, 2.5, 3.0, 4.0}) {
+    o.bits = bits;
+    EXPECT_EQ(FlatLayout::recommended(TurboQuantizer(d, o)).scan_bits, 0) << bits;
+  }
+  for (double bits : {4.5, 6.0, 8.0}) {
+    o.bits = bits;
+    EXPECT_EQ(FlatLayout::recommended(TurboQuantizer(d, o)).scan_bits, 2) << bits;
+  }
 }
 
 TEST(FlatScanner, PadsWhenKExceedsTotalAndHandlesEmptyAndNoQueries) {
