@@ -94,7 +94,7 @@ void IndexTurboQuant::init() {
            "IndexTurboQuant: unknown metric " << uint32_t(metric_) << "; allowed: 0 (ip), 1 (l2), 2 (cosine)");
   tq_ = std::make_unique<TurboQuantizer>(int(d), options_.quantizer);
   code_size = tq_->code_size();
-  scanner_ = std::make_unique<FlatScanner>(*tq_, scanner_metric(metric_));
+  scanner_ = std::make_unique<FlatScanner>(*tq_, scanner_metric(metric_), FlatLayout::recommended(*tq_));
   validate_search_params(options_.search);
   mean_.clear();
   mean_rotated_.clear();
@@ -111,6 +111,8 @@ void IndexTurboQuant::validate_search_params(const FlatSearchParams& p) const {
   TQ_CHECK(p.rerank_min >= 0, "IndexTurboQuant: rerank_min must be >= 0, got " << p.rerank_min);
   TQ_CHECK(std::isfinite(p.qjl_prune_z) && p.qjl_prune_z >= 0,
            "IndexTurboQuant: qjl_prune_z must be finite and >= 0, got " << p.qjl_prune_z);
+  TQ_CHECK(std::isfinite(p.prefix_z) && p.prefix_z >= 0,
+           "IndexTurboQuant: prefix_z must be finite and >= 0, got " << p.prefix_z);
   TQ_CHECK(p.query_batch >= 1 && p.query_batch <= 64,
            "IndexTurboQuant: query_batch must be in 1..64, got " << p.query_batch);
   TQ_CHECK(simd_level_supported(p.level),
@@ -280,6 +282,7 @@ FlatSearchParams IndexTurboQuant::resolve_params(const faiss::SearchParameters* 
     if (tp->rerank_factor >= 0) p.rerank_factor = tp->rerank_factor;
     if (tp->rerank_min >= 0) p.rerank_min = tp->rerank_min;
     if (tp->qjl_prune_z >= 0) p.qjl_prune_z = tp->qjl_prune_z;
+    if (tp->prefix_z >= 0) p.prefix_z = tp->prefix_z;
     if (tp->query_batch >= 1) p.query_batch = tp->query_batch;
     *stats = tp->stats;
     validate_search_params(p);

@@ -88,6 +88,7 @@ struct SearchParametersTurboQuant : faiss::SearchParameters {
   int rerank_factor = -1;              ///< >= 0 overrides: rescore top k·rerank_factor (0 = scan estimate only)
   int rerank_min = -1;                 ///< >= 0 overrides the minimum number of reranked candidates
   float qjl_prune_z = -1;              ///< >= 0 overrides the QJL pruning z (0 = never prune)
+  float prefix_z = -1;                 ///< >= 0 overrides the prefix-scan bound z (codes above 4 bits)
   int query_batch = 0;                 ///< 1..64 overrides the number of queries per scan pass
   FlatSearchStats* stats = nullptr;    ///< if set, receives the scanner statistics of this call (summed)
 };
