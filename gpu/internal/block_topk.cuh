@@ -5,8 +5,8 @@
 ///
 /// Per list: a buffer of B candidates (B a power of two), a count and a threshold. Each round every thread
 /// offers at most `per_round` candidates per list; those above the threshold are appended. After the round the
-/// block checks each list: when fewer than per_round·blockDim free slots remain, the buffer is sorted (bitonic,
-/// best first), truncated to K and the threshold becomes the K-th best. Candidates ordered by score, then by
+/// block checks the lists: when any has fewer than per_round·blockDim free slots left, all lists are sorted
+/// together (one bitonic network, best first), truncated to K, and each threshold becomes its list's K-th best. Candidates ordered by score, then by
 /// smaller id (the CPU FlatScanner's order).
 
 #include <cuda_runtime.h>
@@ -70,37 +70,59 @@ struct TopKLists {
       if (pos < B) buf[l * B + pos] = Cand{s, id};
     }
   }
-  /// Sort list l and keep its best K (all threads).
-  __device__ void compact(int l) {
+  /// Sorts lists [0, L) together (one bitonic network over all of them: the barriers of one sort, not L) and
+  /// keeps each list's best K; thresholds become each list's K-th best (all threads).
+  __device__ void compact_all(int L) {
     __syncthreads();
-    const int c = min(cnt[l], B);
-    for (int i = c + threadIdx.x; i < B; i += blockDim.x) buf[l * B + i] = Cand{-FLT_MAX, INT_MAX};
-    bitonic_sort_best_first(buf + l * B, B);
-    if (threadIdx.x == 0) {
-      const int kept = min(c, K);
+    const int lb = 31 - __clz(B);  // B = 2^lb
+    for (int e = threadIdx.x; e < (L << lb); e += blockDim.x) {
+      const int l = e >> lb, i = e & (B - 1);
+      if (i >= min(cnt[l], B)) buf[e] = Cand{-FLT_MAX, INT_MAX};
+    }
+    __syncthreads();
+    const int lh = lb - 1;  // B/2 compare-exchanges per list and stage
+    for (int size = 2; size <= B; size <<= 1) {
+      for (int stride = size >> 1; stride > 0; stride >>= 1) {
+        for (int e = threadIdx.x; e < (L << lh); e += blockDim.x) {
+          const int l = e >> lh, i = e & ((B >> 1) - 1);
+          const int lo = 2 * i - (i & (stride - 1));
+          const int hi = lo + stride;
+          Cand* lst = buf + (l << lb);
+          const Cand x = lst[lo], y = lst[hi];
+          const bool best_first = (lo & size) == 0;  // runs of `size` alternate; the final run is best-first
+          const bool swap = best_first ? better(y, x) : better(x, y);
+          if (swap) {
+            lst[lo] = y;
+            lst[hi] = x;
+          }
+        }
+        __syncthreads();
+      }
+    }
+    for (int l = threadIdx.x; l < L; l += blockDim.x) {
+      const int kept = min(min(cnt[l], B), K);
       cnt[l] = kept;
-      // Keep offering ties of the K-th score? No: strictly better only (ties beyond K are dropped, as the CPU heap).
-      thr[l] = kept >= K ? buf[l * B + K - 1].s : -FLT_MAX;
+      // Strictly better only from now on (ties beyond K are dropped, as the CPU heap).
+      thr[l] = kept >= K ? buf[(l << lb) + K - 1].s : -FLT_MAX;
     }
     __syncthreads();
   }
-  /// End of a round: compact the lists that may overflow in the next round.
+  /// End of a round: when any list may overflow in the next round, compact all lists together.
   __device__ void end_round(int L, int per_round_per_thread) {
     __syncthreads();
     const int limit = B - per_round_per_thread * static_cast<int>(blockDim.x);
-    for (int l = 0; l < L; ++l) {
-      if (cnt[l] > limit) compact(l);  // cnt read after the barrier: uniform over the block
-    }
+    bool any = false;
+    for (int l = 0; l < L; ++l) any = any || cnt[l] > limit;  // read after the barrier: uniform over the block
+    if (any) compact_all(L);
   }
-  /// Final: sort every list and write its best K (padding: score −FLT_MAX, id −1) to out + l·K.
+  /// Final: sort every list and write its best K (padding: score −FLT_MAX, id −1) to out + l·out_stride_lists.
   __device__ void write(int L, Cand* out, int out_stride_lists) {
-    for (int l = 0; l < L; ++l) {
-      compact(l);
-      for (int r = threadIdx.x; r < K; r += blockDim.x) {
-        Cand c = buf[l * B + r];
-        if (r >= cnt[l]) c = Cand{-FLT_MAX, -1};
-        out[size_t(l) * out_stride_lists + r] = c;
-      }
+    compact_all(L);
+    for (int e = threadIdx.x; e < L * K; e += blockDim.x) {
+      const int l = e / K, r = e % K;
+      Cand c = buf[l * B + r];
+      if (r >= cnt[l]) c = Cand{-FLT_MAX, -1};
+      out[size_t(l) * out_stride_lists + r] = c;
     }
   }
 };

@@ -52,6 +52,69 @@ __device__ void rotate_rows(float* xs, int ld, int nrows, int d, int p, int roun
   }
 }
 
+/// One block of HadamardRotation::forward (signs then butterflies h = 1..p/2) on one row segment v[0, p),
+/// p = 32·E, by one warp in registers: lane holds elements lane + 32·j. Levels h < 32 pair lanes (shuffles), levels
+/// h ≥ 32 pair registers of a lane. Each butterfly is (a + c, a − c) with single roundings, as on the CPU, so the
+/// result is bit-identical to rotate_rows; no block barriers.
+template <int E>
+__device__ __forceinline__ void fwht_block_warp(float* v, const float* __restrict__ s, int lane) {
+  float r[E];
+#pragma unroll
+  for (int j = 0; j < E; ++j) r[j] = __fmul_rn(v[lane + 32 * j], __ldg(s + lane + 32 * j));
+#pragma unroll
+  for (int h = 1; h < 32; h <<= 1) {
+    const bool upper = (lane & h) != 0;
+#pragma unroll
+    for (int j = 0; j < E; ++j) {
+      const float o = __shfl_xor_sync(0xffffffffu, r[j], h);
+      r[j] = upper ? __fsub_rn(o, r[j]) : __fadd_rn(r[j], o);
+    }
+  }
+#pragma unroll
+  for (int hj = 1; hj < E; hj <<= 1) {
+#pragma unroll
+    for (int j = 0; j < E; ++j) {
+      if (j & hj) continue;
+      const float a = r[j], c = r[j + hj];
+      r[j] = __fadd_rn(a, c);
+      r[j + hj] = __fsub_rn(a, c);
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < E; ++j) v[lane + 32 * j] = r[j];
+}
+
+template <int E>
+__device__ void rotate_rows_warp_impl(float* xs, int ld, int nrows, int d, int p, int rounds,
+                                      const float* __restrict__ signs) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  for (int t = warp; t < nrows; t += nw) {  // every pass of row t by the same warp: __syncwarp orders them
+    for (int r = 0; r < rounds; ++r) {
+      for (int blk = 0; blk < 2; ++blk) {
+        if (blk == 1 && p == d) break;
+        const int off = blk == 0 ? 0 : d - p;
+        fwht_block_warp<E>(xs + t * ld + off, signs + (size_t(r) * 2 + blk) * p, lane);
+        __syncwarp();
+      }
+    }
+  }
+  __syncthreads();
+}
+
+/// rotate_rows, with one warp per row in registers when 32 ≤ p ≤ 1024 (few rows: no block barrier per level).
+__device__ void rotate_rows_fast(float* xs, int ld, int nrows, int d, int p, int rounds,
+                                 const float* __restrict__ signs) {
+  switch (p) {
+    case 32: return rotate_rows_warp_impl<1>(xs, ld, nrows, d, p, rounds, signs);
+    case 64: return rotate_rows_warp_impl<2>(xs, ld, nrows, d, p, rounds, signs);
+    case 128: return rotate_rows_warp_impl<4>(xs, ld, nrows, d, p, rounds, signs);
+    case 256: return rotate_rows_warp_impl<8>(xs, ld, nrows, d, p, rounds, signs);
+    case 512: return rotate_rows_warp_impl<16>(xs, ld, nrows, d, p, rounds, signs);
+    case 1024: return rotate_rows_warp_impl<32>(xs, ld, nrows, d, p, rounds, signs);
+    default: return rotate_rows(xs, ld, nrows, d, p, rounds, signs);
+  }
+}
+
 __device__ inline int bits_of(const QuantView& q, int j) { return j < q.num_high ? q.high_bits : q.low_bits; }
 __device__ inline int bit_start(const QuantView& q, int j) {
   return j < q.num_high ? j * q.high_bits : q.num_high * q.high_bits + (j - q.num_high) * q.low_bits;
@@ -341,7 +404,7 @@ __global__ void __launch_bounds__(kThreads) prepare_kernel(QuantView q, const fl
     if (lane == 0) qnorm[r0 + t] = static_cast<float>(sqrt(ss));
   }
   __syncthreads();  // the norms read xs; the rotation writes it
-  rotate_rows(xs, ld, nrows, d, q.p, q.rounds, q.rot_signs);
+  rotate_rows_fast(xs, ld, nrows, d, q.p, q.rounds, q.rot_signs);
   for (int t = warp; t < nrows; t += kWarps) {
     float m = 0;
     for (int j = lane; j < d; j += 32) m = fmaxf(m, fabsf(xs[t * ld + j]));
@@ -363,7 +426,7 @@ __global__ void __launch_bounds__(kThreads) prepare_kernel(QuantView q, const fl
   }
   if (sketch != nullptr) {
     __syncthreads();
-    rotate_rows(xs, ld, nrows, d, q.p, q.sk_rounds, q.sk_signs);
+    rotate_rows_fast(xs, ld, nrows, d, q.p, q.sk_rounds, q.sk_signs);
     for (int e = threadIdx.x; e < nrows * d; e += blockDim.x) {
       const int t = e / d, j = e % d;
       sketch[(r0 + t) * d + j] = __fmul_rn(xs[t * ld + j], q.sk_scale);

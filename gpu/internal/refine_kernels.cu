@@ -13,7 +13,7 @@
 namespace tqsearch::gpu::internal {
 namespace {
 
-constexpr int kRefineThreads = 256;
+constexpr int kRefineThreads = 1024;  // 32 warps: candidates re-scored in parallel
 constexpr int kRefineWarps = kRefineThreads / 32;
 
 __device__ __forceinline__ float warp_sum_f(float v) {
@@ -39,6 +39,7 @@ __device__ float row_score(const void* vectors, int d, const float* qv, int32_t 
     const __half* x = static_cast<const __half*>(vectors) + size_t(id) * d;
     if ((d & 7) == 0) {  // 16-byte loads: 8 halves per lane and step
       const uint4* xv = reinterpret_cast<const uint4*>(x);
+#pragma unroll 4
       for (int c = lane; c < d / 8; c += 32) {
         const uint4 w = __ldg(xv + c);
         const __half2* h = reinterpret_cast<const __half2*>(&w);
@@ -62,6 +63,7 @@ __device__ float row_score(const void* vectors, int d, const float* qv, int32_t 
     const float* x = static_cast<const float*>(vectors) + size_t(id) * d;
     if ((d & 3) == 0) {
       const float4* xv = reinterpret_cast<const float4*>(x);
+#pragma unroll 4
       for (int c = lane; c < d / 4; c += 32) {
         const float4 w = __ldg(xv + c);
         const float4 qa = *reinterpret_cast<const float4*>(qv + 4 * c);

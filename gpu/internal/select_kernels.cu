@@ -85,23 +85,66 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
   lists.write(1, out + (size_t(row) * out_lists_per_row + list_offset + blockIdx.x) * K, K);
 }
 
-constexpr int kMergeThreads = 1024;
+constexpr int kMergeThreads = 512;
+constexpr int kMergeFastLists = 2048;  // fast path: heads sorted in shared memory
+constexpr int kMergeFastCap = 2048;    // fast path: entries at least as good as the K-th best head
 
-/// Block per row: the row holds `nlists` lists of `len` candidates, each sorted best first (padding: id −1). The
-/// block first offers every list's head, then walks each list down only while its entries beat the running K-th
-/// best (entries further down a sorted list cannot beat it once one entry does not), so it reads about one entry
-/// per list instead of all nlists·len. Best K → out[row·K, row·K + K).
+/// Block per row: the row holds `nlists` lists of `len` candidates, each sorted best first (score, then smaller id;
+/// padding: id −1). Best K → out[row·K, row·K + K), in the same order.
+///
+/// Fast path: the K-th best list head h bounds the answer (the K best heads are at least as good as h), so the best K
+/// are among the entries not worse than h; walking each sorted list down to its first entry worse than h collects
+/// them (typically about K). Sort those, done: one sort of the heads and one small sort. If more than
+/// kMergeFastCap entries qualify (adversarial ties, or fewer than K non-empty lists) or there are too many lists,
+/// the block falls back to a threshold walk with periodic compaction (TopKLists).
 __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __restrict__ in, int nlists, int len, int K,
                                                               int B, Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
+  Cand* buf = reinterpret_cast<Cand*>(smem);
+  int* count = reinterpret_cast<int*>(buf + B);
+  const Cand* rp = in + size_t(blockIdx.x) * nlists * len;
+  Cand* dst = out + size_t(blockIdx.x) * K;
+  const Cand pad{-FLT_MAX, INT_MAX};
+  auto norm = [](Cand c) { return c.id < 0 ? Cand{-FLT_MAX, INT_MAX} : c; };
+  if (nlists <= kMergeFastLists) {
+    int P = 1;
+    while (P < max(nlists, K)) P <<= 1;
+    for (int l = threadIdx.x; l < P; l += blockDim.x) buf[l] = l < nlists ? norm(rp[size_t(l) * len]) : pad;
+    if (threadIdx.x == 0) *count = 0;
+    bitonic_sort_best_first(buf, P);  // barriers before and after
+    const Cand h = buf[K - 1];
+    __syncthreads();  // everyone has read h before buf is reused
+    for (int l = threadIdx.x; l < nlists; l += blockDim.x) {
+      for (int r = 0; r < len; ++r) {
+        const Cand x = norm(rp[size_t(l) * len + r]);
+        if (x.id == INT_MAX || better(h, x)) break;  // sorted: the rest of the list is worse still
+        const int pos = atomicAdd(count, 1);
+        if (pos < kMergeFastCap) buf[pos] = x;
+      }
+    }
+    __syncthreads();
+    const int M = *count;  // uniform
+    if (M <= kMergeFastCap) {
+      int Q = 1;
+      while (Q < max(M, K)) Q <<= 1;
+      for (int i = M + threadIdx.x; i < Q; i += blockDim.x) buf[i] = pad;
+      bitonic_sort_best_first(buf, Q);
+      for (int r = threadIdx.x; r < K; r += blockDim.x) {
+        Cand c = buf[r];
+        if (c.id == INT_MAX) c = Cand{-FLT_MAX, -1};
+        dst[r] = c;
+      }
+      return;
+    }
+    __syncthreads();
+  }
   TopKLists lists;
-  lists.buf = reinterpret_cast<Cand*>(smem);
-  lists.cnt = reinterpret_cast<int*>(lists.buf + B);
-  lists.thr = reinterpret_cast<float*>(lists.cnt + 1);
+  lists.buf = buf;
+  lists.cnt = count;
+  lists.thr = reinterpret_cast<float*>(count + 1);
   lists.B = B;
   lists.K = K;
   lists.init(1);
-  const Cand* rp = in + size_t(blockIdx.x) * nlists * len;
   // Lists l = threadIdx.x + c·blockDim.x, c < chunks; live bit c of `live` while list l may still contribute.
   const int chunks = (nlists + blockDim.x - 1) / blockDim.x;  // ≤ 32 (checked by the launcher)
   uint32_t live = 0;
@@ -122,7 +165,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
     }
     if (!__syncthreads_or(live != 0)) break;
   }
-  lists.write(1, out + size_t(blockIdx.x) * K, K);
+  lists.write(1, dst, K);
 }
 
 template <typename K>
@@ -157,7 +200,9 @@ void launch_merge(const Cand* in, int nq, int nlists, int len, int K, Cand* out,
   TQ_CHECK(K >= 1 && K <= kMaxSelectK, "GPU merge: K must be in 1.." << kMaxSelectK << ", got " << K);
   TQ_CHECK(nlists >= 1 && nlists <= 32 * kMergeThreads,
            "GPU merge: " << nlists << " lists per query; at most " << 32 * kMergeThreads << " are supported");
-  const int B = pow2_at_least(K + kMergeThreads);
+  // One buffer for every phase: heads (≤ kMergeFastLists), fast-path entries (≤ kMergeFastCap, padded to a power
+  // of two ≥ K), fallback top-K lists (K + one entry per thread).
+  const int B = std::max({pow2_at_least(K + kMergeThreads), kMergeFastLists, kMergeFastCap, pow2_at_least(K)});
   const size_t smem = sizeof(Cand) * B + 16;
   set_smem(merge_kernel, smem);
   merge_kernel<<<nq, kMergeThreads, smem, stream>>>(in, nlists, len, K, B, out);

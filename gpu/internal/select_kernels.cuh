@@ -35,7 +35,7 @@ void launch_select_scores(const T* scores, size_t ld, size_t len, int nq, int64_
                           int K, int segments, Cand* out, int out_lists_per_row, int list_offset,
                           cudaStream_t stream);
 
-/// For each row i < nq holding `nlists` (≤ 32768) lists of `len` candidates, each list sorted best first (padding
+/// For each row i < nq holding `nlists` (≤ 16384) lists of `len` candidates, each list sorted best first (padding
 /// entries have id −1): the best K → out[i·K, i·K + K), best first. One block per row; it reads each list only
 /// down to the first entry that cannot beat the running K-th best.
 void launch_merge(const Cand* in, int nq, int nlists, int len, int K, Cand* out, cudaStream_t stream);
