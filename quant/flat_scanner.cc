@@ -396,6 +396,8 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
     std::fill(labels, labels + nq * k, int64_t(-1));
     return;
   }
+  TQ_CHECK(params.lut_max == 63 || params.lut_max == 127 || params.lut_max == 255,
+           "FlatSearchParams: lut_max must be 63, 127 or 255, got " << params.lut_max);
   TQ_CHECK(std::isfinite(params.prefix_z) && params.prefix_z >= 0,
            "FlatScanner::search: prefix_z must be finite and >= 0, got " << params.prefix_z);
   const bool prefix = codes_.is_prefix();
@@ -411,9 +413,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
                        : params.estimator == Estimator::kQjl    ? slack_qjl_.data()
                                                                 : slack_mse_.data();
   const float* add = l2 ? neg_sqnorm_.data() : nullptr;
-  // 6-bit LUT entries (four lookups summed in 8 bits in the kernels) when a float rescoring follows the scan; the
-  // finest 8-bit LUTs when the scan estimate is the answer (rerank_factor = 0 on the full layout).
-  const int lut_max = rerank || prefix ? 63 : 255;
+  const int lut_max = params.lut_max;
   const size_t nblocks = codes_.num_blocks();
   const size_t bb = codes_.block_bytes();
   const int B = params.query_batch;
