@@ -179,6 +179,64 @@ BENCHMARK(BM_Scan)
     ->ArgsProduct({{100, 128, 768, 1536}, {1, 2, 4, 8}, {1, 2, 3, 4}, {0, 1, 2}})
     ->ArgNames({"d", "bits", "nq", "simd"});
 
+// The fused scan (scores and threshold compare in registers; a threshold no vector beats, so the sink is never
+// called): nq queries against 64k vectors, per LUT precision (lut_max 255 / 127 / 63) and SIMD level.
+void FusedSink(void*, int, size_t, const float*, uint32_t) {}
+void BM_FusedScan(benchmark::State& state) {
+  const int d = int(state.range(0));
+  const int nq = int(state.range(1));
+  const int lut_max = int(state.range(2));
+  const SimdLevel level = static_cast<SimdLevel>(state.range(3));
+  if (!simd_level_supported(level)) {
+    state.SkipWithError("SIMD level not supported by this CPU");
+    return;
+  }
+  TurboQuantizerOptions o;
+  o.bits = 4;
+  TurboQuantizer tq(d, o);
+  const size_t n = 65536;
+  auto x = clustered(n, d, 5);
+  std::vector<uint8_t> rows(n * tq.code_size());
+  tq.encode(n, x.data(), rows.data());
+  FastScanCodes codes(tq);
+  codes.add(n, rows.data());
+  auto q = clustered(nq, d, 6);
+  std::vector<QueryLut> luts(nq);
+  std::vector<const uint8_t*> lp(nq);
+  std::vector<float> scale(nq), bias(nq), thr(nq, INFINITY), mult(codes.num_blocks() * 32, 1.0f);
+  for (int i = 0; i < nq; ++i) {
+    codes.build_lut(tq.prepare_query(q.data() + size_t(i) * d).rotated.data(), &luts[i], lut_max);
+    lp[i] = luts[i].lut.data();
+    scale[i] = luts[i].scale;
+    bias[i] = luts[i].bias;
+  }
+  internal::FusedScan fs;
+  fs.blocks = codes.data();
+  fs.nblocks = codes.num_blocks();
+  fs.g2 = codes.num_groups_padded();
+  fs.luts = lp.data();
+  fs.nq = nq;
+  fs.scale = scale.data();
+  fs.bias = bias.data();
+  fs.mult = mult.data();
+  fs.nvalid = n;
+  fs.threshold = thr.data();
+  fs.lut_max = lut_max;
+  fs.sink = FusedSink;
+  for (auto _ : state) {
+    internal::scan_fused(level, fs);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * n * nq);  // vector×query pairs
+  state.SetBytesProcessed(state.iterations() * codes.num_blocks() * codes.block_bytes());
+  state.counters["lookups/s"] = benchmark::Counter(double(state.iterations()) * n * nq * codes.num_groups(),
+                                                   benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(simd_level_name(level)));
+}
+BENCHMARK(BM_FusedScan)
+    ->ArgsProduct({{100, 128, 768, 1536}, {1, 4}, {255, 127, 63}, {0, 1, 2}})
+    ->ArgNames({"d", "nq", "lut_max", "simd"});
+
 // End-to-end flat search, 1 thread, 100k clustered vectors, batched queries, default renorm rerank.
 void BM_FlatSearch(benchmark::State& state) {
   const int d = int(state.range(0));
