@@ -400,20 +400,36 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
            "FlatSearchParams: lut_max must be 63, 127 or 255, got " << params.lut_max);
   TQ_CHECK(std::isfinite(params.prefix_z) && params.prefix_z >= 0,
            "FlatScanner::search: prefix_z must be finite and >= 0, got " << params.prefix_z);
+  TQ_CHECK(std::isfinite(params.lut_z) && params.lut_z >= 0,
+           "FlatScanner::search: lut_z must be finite and >= 0, got " << params.lut_z);
   const bool prefix = codes_.is_prefix();
-  // Prefix layouts score every candidate with the full codes during the scan: nothing left to rerank after it.
-  const bool rerank = params.rerank_factor > 0 && !prefix;
+  // Bounded scans rescore with the full codes, during the scan, every row whose scan value + slack can beat the
+  // k-th best full-code estimate (exact top-k over those rows, nothing left to rerank after): prefix layouts (slack
+  // = the per-row gap to the full code) and full layouts scanned with coarse LUTs (slack = the LUT rounding noise;
+  // the QJL estimator, whose sketch term the scan does not see, keeps the rerank list).
+  const bool coarse_lut = !prefix && params.lut_max < 255 && params.estimator != Estimator::kQjl &&
+                          !codes_.int8_path();
+  const bool bounded = prefix || coarse_lut;
+  const bool rerank = params.rerank_factor > 0 && !bounded;
   size_t kc = size_t(k);
   if (rerank) kc = std::max({size_t(k) * params.rerank_factor, size_t(params.rerank_min), size_t(k)});
   kc = std::min(kc, ntotal);
   const float* mult = prefix ? mult_prefix_.data()
                              : params.estimator == Estimator::kRenorm ? mult_renorm_.data() : mult_norm_.data();
-  const float* slack = !prefix ? nullptr
+  const float* slack = coarse_lut                                ? mult
+                       : !prefix                                 ? nullptr
                        : params.estimator == Estimator::kRenorm ? slack_renorm_.data()
                        : params.estimator == Estimator::kQjl    ? slack_qjl_.data()
                                                                 : slack_mse_.data();
   const float* add = l2 ? neg_sqnorm_.data() : nullptr;
-  const int lut_max = params.lut_max;
+  // Prefix layouts bound only the coarse-code gap: their LUTs stay at the finest precision.
+  const int lut_max = prefix ? 255 : params.lut_max;
+  // Slack scale per query: prefix z·‖q‖/√d (times ‖e_x‖ per row); coarse LUTs z·scale·√(G/12) (times the row's
+  // multiplier), the spread of a sum of G uniform rounding errors of ±scale/2.
+  auto slack_scale = [&](const PreparedQuery& q, const QueryLut& L) {
+    if (prefix) return params.prefix_z * q.norm / std::sqrt(float(d));
+    return params.lut_z * L.scale * std::sqrt(float(codes_.num_groups()) / 12.0f);
+  };
   const size_t nblocks = codes_.num_blocks();
   const size_t bb = codes_.block_bytes();
   const int B = params.query_batch;
@@ -425,8 +441,8 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
 
   size_t total_reranked = 0, total_pruned = 0;
 
-  // Prefix layouts: scan blocks [b0, b1) for queries [q0, q0+nb); rows passing the bound are rescored into tops.
-  auto scan_prefix = [&](const std::vector<PreparedQuery>& pq, const std::vector<QueryLut>& luts, size_t q0, int nb,
+  // Bounded scans: blocks [b0, b1) for queries [q0, q0+nb); rows passing the bound are rescored into tops.
+  auto scan_bounded = [&](const std::vector<PreparedQuery>& pq, const std::vector<QueryLut>& luts, size_t q0, int nb,
                          size_t b0, size_t b1, std::vector<ExactTopK>& tops, size_t* evaluated) {
     std::vector<const uint8_t*> lp(nb);
     std::vector<float> scale(nb), bias(nb), thr(nb), sscale(nb);
@@ -437,7 +453,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       scale[i] = L.scale;
       bias[i] = L.bias;
       thr[i] = tops[i].threshold();
-      sscale[i] = params.prefix_z * pq[q0 + i].norm / std::sqrt(float(d));
+      sscale[i] = slack_scale(pq[q0 + i], L);
       pending[i].reserve(kPendingBatch + 32);
     }
     PrefixContext ctx{&tq_, row_codes, params.estimator, l2, params.level, pq.data() + q0, tops.data(),
@@ -621,10 +637,10 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       std::vector<QueryLut> luts;
       prepare(q0, nb, pq, luts);
       // prepare() fills indices [0, nb): scan with local offset 0.
-      if (prefix) {
+      if (bounded) {
         std::vector<ExactTopK> tops(nb, ExactTopK(kk));
         size_t evaluated = 0;
-        scan_prefix(pq, luts, 0, nb, 0, nblocks, tops, &evaluated);
+        scan_bounded(pq, luts, 0, nb, 0, nblocks, tops, &evaluated);
         total_reranked += evaluated;
         for (int i = 0; i < nb; ++i)
           finish(pq[i], tops[i].items(), distances + (q0 + i) * k, labels + (q0 + i) * k, &total_reranked,
@@ -653,9 +669,9 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
         const int t = omp_get_thread_num();
         const size_t b0 = std::min(nblocks, size_t(t) * per), b1 = std::min(nblocks, b0 + per);
         if (b0 < b1) {
-          if (prefix) {
+          if (bounded) {
             std::vector<ExactTopK> tops(nb, ExactTopK(kk));
-            scan_prefix(pq, luts, 0, nb, b0, b1, tops, &evaluated);
+            scan_bounded(pq, luts, 0, nb, b0, b1, tops, &evaluated);
             for (int i = 0; i < nb; ++i) found[t][i] = tops[i].items();
           } else {
             std::vector<TopK> heaps(nb, TopK(kc));
@@ -665,7 +681,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
         }
       }
       total_reranked += evaluated;
-      const size_t keep = prefix ? kk : kc;
+      const size_t keep = bounded ? kk : kc;
       for (int i = 0; i < nb; ++i) {
         std::vector<Cand> merged;
         for (int t = 0; t < nt; ++t) merged.insert(merged.end(), found[t][i].begin(), found[t][i].end());

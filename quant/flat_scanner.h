@@ -46,10 +46,12 @@ struct FlatSearchParams {
   float prefix_z = 2.0f;
   int query_batch = 4;         ///< queries scanned together per pass over the codes
   /// Largest uint8 LUT entry of the scan: 255 (finest); 127 or 63 let the kernel add two or four lookups per vector
-  /// in 8 bits before widening (kernel ~15–25% faster) for a 2×/4× coarser scan estimate. The rerank hides that on
-  /// GloVe/SIFT (10-R@10 unchanged) but not where neighbours differ by little against ‖q‖·‖x‖ (uncentered
-  /// clustered L2: 0.62 → 0.45 at 63), hence the default 255.
+  /// in 8 bits before widening (kernel up to 1.5× faster) for a 2×/4× coarser scan value. With a coarse LUT (full
+  /// layout, mse or renorm estimator) the scan is bounded like a prefix scan: a row is rescored with the full codes
+  /// when its scan value + lut_z·σ beats the k-th best full estimate, σ = multiplier·scale·√(G/12) the spread of the
+  /// LUT rounding over G groups; the top-k is exact over the rescored rows and rerank_factor does not apply.
   int lut_max = 255;
+  float lut_z = 3.0f;  ///< z of that bound (>= 0; larger: more rows rescored, fewer misses)
   /// With fewer queries than threads·query_batch, split the codes across threads only when every thread gets at
   /// least this many 32-vector blocks: below that, starting a parallel region (and, on a busy machine, waiting
   /// for a core) costs more than it saves. >= 1.
