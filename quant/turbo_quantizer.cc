@@ -125,24 +125,25 @@ void TurboQuantizer::apply_sketch(size_t n, const float* in, float* out) const {
   }
 }
 
-/// Per-thread buffers of encode(): y and r (2d floats), indices (d bytes), and the optimize_cosine sweep's events
-/// and cell counters.
+/// Per-thread buffers of encode(): y and indices of a group of rows, a (3d) float work area (the residual r and
+/// the sketch output of QJL, optimize_cosine's trial indices), and optimize_cosine's events and cell counters.
 struct TurboQuantizer::EncodeScratch {
   struct Event {
     float t;    // scale at which coordinate j moves to its next cell
     int32_t j;  // coordinate
   };
-  explicit EncodeScratch(int d) : buf(3 * size_t(d) + 4), cell(size_t(d)) {}
+  explicit EncodeScratch(int d)
+      : buf(3 * size_t(d) + 4), ys(kEncodeGroup * size_t(d)), idxs(kEncodeGroup * size_t(d)), cell(size_t(d)) {}
   std::vector<float> buf;
+  std::vector<float> ys;       // (kEncodeGroup, d) rotated unit vectors
+  std::vector<uint8_t> idxs;   // (kEncodeGroup, d) cell indices
   std::vector<Event> events, events_tmp;
   std::vector<int32_t> bucket_count, bucket_pos;
   std::vector<uint8_t> cell, cell_start;
 };
 
-bool TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& scratch) const {
-  float* y = scratch.buf.data();       // (d)
-  float* r = scratch.buf.data() + d_;  // (d)
-  uint8_t* idx = reinterpret_cast<uint8_t*>(scratch.buf.data() + 2 * d_);  // (d) bytes
+int TurboQuantizer::encode_indices(const float* x, uint8_t* code, float* y, uint8_t* idx,
+                                   EncodeScratch& scratch) const {
   // Four partial sums: one long dependent chain of double adds would cost ~4 cycles per coordinate.
   double s4[4] = {0, 0, 0, 0};
   int j0 = 0;
@@ -152,7 +153,7 @@ bool TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& sc
   const double ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
   // A NaN/Inf coordinate makes ss NaN or +inf: together with an overflowing norm, the one check of the row
   // (encode() reports which case after its parallel loop).
-  if (!(std::sqrt(ss) <= double(FLT_MAX))) return false;
+  if (!(std::sqrt(ss) <= double(FLT_MAX))) return kRowBad;
   const float norm = static_cast<float>(std::sqrt(ss));
   std::memset(code, 0, code_size_);
   if (options_.fp16_norm) {
@@ -163,7 +164,7 @@ bool TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& sc
   }
   if (norm == 0) {  // zero vector: all estimates are 0; ρ = 1 keeps them finite (overflow was rejected above)
     if (options_.store_renorm) store_f32(code + renorm_offset_, 1.0f);
-    return true;
+    return kRowDone;
   }
   const float inv = static_cast<float>(1.0 / std::sqrt(ss));
   for (int j = 0; j < d_; ++j) y[j] = x[j] * inv;
@@ -173,36 +174,78 @@ bool TurboQuantizer::encode_one(const float* x, uint8_t* code, EncodeScratch& sc
   quantize_range(*cb_low_, y + nh, d_ - nh, idx + nh);
   if (options_.optimize_cosine) optimize_cosine(y, idx, scratch);
   alloc_.pack(idx, code);
-  if (options_.store_renorm || options_.qjl) {
+  return options_.store_renorm || options_.qjl ? kRowNeedsFactors : kRowDone;
+}
+
+void TurboQuantizer::encode_factors(float* y, const uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const {
+  // ρ: one sequential double sum over j = 0..d−1 (the order fixes the bits the GPU encode compares against).
+  const int nh = alloc_.num_high();
+  const float* ch = cb_high_->centroids().data();
+  const float* cl = cb_low_->centroids().data();
+  float* r = scratch.buf.data();
+  double rho = 0;
+  for (int j = 0; j < d_; ++j) {
+    const float yh = (j < nh ? ch : cl)[idx[j]];
+    rho += double(y[j]) * yh;
+    r[j] = y[j] - yh;
+  }
+  if (options_.store_renorm) {
+    // ρ > 0 always for nearest-centroid codes (each y_j·ŷ_j >= 0 by symmetry); guard against underflow.
+    store_f32(code + renorm_offset_, static_cast<float>(std::max(rho, 1e-6)));
+  }
+  if (options_.qjl) {
+    double g = 0;
+    for (int j = 0; j < d_; ++j) g += double(r[j]) * r[j];
+    store_f32(code + gamma_offset_, static_cast<float>(std::sqrt(g)));
+    apply_sketch(1, r, y);  // y is free now
+    uint8_t* sg = code + sign_offset_;
+    for (int j = 0; j < d_; ++j) sg[j >> 3] |= static_cast<uint8_t>((y[j] >= 0 ? 1u : 0u) << (j & 7));
+  }
+}
+
+int64_t TurboQuantizer::encode_group(const float* x, size_t m, uint8_t* codes, EncodeScratch& scratch) const {
+  int status[kEncodeGroup];
+  int64_t bad = -1;
+  for (size_t v = 0; v < m; ++v) {
+    status[v] = encode_indices(x + v * d_, codes + v * code_size_, scratch.ys.data() + v * d_,
+                               scratch.idxs.data() + v * d_, scratch);
+    if (status[v] == kRowBad && bad < 0) bad = int64_t(v);
+  }
+  if (m == kEncodeGroup && !options_.qjl && status[0] == kRowNeedsFactors && status[1] == kRowNeedsFactors &&
+      status[2] == kRowNeedsFactors && status[3] == kRowNeedsFactors) {
+    // ρ of four rows at once: each row's sum is still the same sequential chain over j (identical bits), but the
+    // four chains interleave, so the 4-cycle latency of each double add is hidden.
+    static_assert(kEncodeGroup == 4, "the interleaved ρ loop is written for groups of 4");
+    const int nh = alloc_.num_high();
     const float* ch = cb_high_->centroids().data();
     const float* cl = cb_low_->centroids().data();
-    // ρ: one sequential double sum over j = 0..d−1 (the order fixes the bits the GPU encode compares against);
-    // the residual r only when the QJL sketch needs it.
-    double rho = 0;
-    if (options_.qjl) {
-      for (int j = 0; j < d_; ++j) {
-        const float yh = (j < nh ? ch : cl)[idx[j]];
-        rho += double(y[j]) * yh;
-        r[j] = y[j] - yh;
-      }
-    } else {
-      for (int j = 0; j < nh; ++j) rho += double(y[j]) * ch[idx[j]];
-      for (int j = nh; j < d_; ++j) rho += double(y[j]) * cl[idx[j]];
+    const float* y0 = scratch.ys.data();
+    const float *y1 = y0 + d_, *y2 = y1 + d_, *y3 = y2 + d_;
+    const uint8_t* i0 = scratch.idxs.data();
+    const uint8_t *i1 = i0 + d_, *i2 = i1 + d_, *i3 = i2 + d_;
+    double r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+    for (int j = 0; j < nh; ++j) {
+      r0 += double(y0[j]) * ch[i0[j]];
+      r1 += double(y1[j]) * ch[i1[j]];
+      r2 += double(y2[j]) * ch[i2[j]];
+      r3 += double(y3[j]) * ch[i3[j]];
     }
-    if (options_.store_renorm) {
-      // ρ > 0 always for nearest-centroid codes (each y_j·ŷ_j >= 0 by symmetry); guard against underflow.
-      store_f32(code + renorm_offset_, static_cast<float>(std::max(rho, 1e-6)));
+    for (int j = nh; j < d_; ++j) {
+      r0 += double(y0[j]) * cl[i0[j]];
+      r1 += double(y1[j]) * cl[i1[j]];
+      r2 += double(y2[j]) * cl[i2[j]];
+      r3 += double(y3[j]) * cl[i3[j]];
     }
-    if (options_.qjl) {
-      double g = 0;
-      for (int j = 0; j < d_; ++j) g += double(r[j]) * r[j];
-      store_f32(code + gamma_offset_, static_cast<float>(std::sqrt(g)));
-      apply_sketch(1, r, y);  // y is free now
-      uint8_t* sg = code + sign_offset_;
-      for (int j = 0; j < d_; ++j) sg[j >> 3] |= static_cast<uint8_t>((y[j] >= 0 ? 1u : 0u) << (j & 7));
-    }
+    const double rho[4] = {r0, r1, r2, r3};
+    for (size_t v = 0; v < 4; ++v)
+      store_f32(codes + v * code_size_ + renorm_offset_, static_cast<float>(std::max(rho[v], 1e-6)));
+    return bad;
   }
-  return true;
+  for (size_t v = 0; v < m; ++v) {
+    if (status[v] == kRowNeedsFactors)
+      encode_factors(scratch.ys.data() + v * d_, scratch.idxs.data() + v * d_, codes + v * code_size_, scratch);
+  }
+  return bad;
 }
 
 double TurboQuantizer::cosine_of(const float* y, const uint8_t* idx) const {
@@ -310,7 +353,7 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
   // the swept states up to ties in the event order).
   std::copy(start.begin(), start.end(), scratch.cell.begin());
   for (size_t e = 0; e < best_count; ++e) ++scratch.cell[size_t(ev[e].j)];
-  uint8_t* trial = reinterpret_cast<uint8_t*>(scratch.buf.data() + d_);  // r's space is free until after this
+  uint8_t* trial = reinterpret_cast<uint8_t*>(scratch.buf.data());  // work area, free during encode_indices
   for (int j = 0; j < d_; ++j) {
     const int h = half[j < nh ? 0 : 1];
     const int k = scratch.cell[size_t(j)];
@@ -322,17 +365,20 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
 void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
   if (n == 0) return;
   TQ_CHECK(x != nullptr && codes != nullptr, "TurboQuantizer::encode: null input or output pointer");
-  // Each row is checked inside encode_one (finite values and a norm that fits in a float, from the norm it computes
+  // Each row is checked inside encode_indices (finite values and a norm that fits in a float, from the norm it computes
   // anyway); nothing may throw inside the OpenMP region (an exception leaving one terminates the process), so a bad
   // row is only recorded there and reported after the loop. Then the contents of `codes` are unspecified.
   int64_t bad_row = -1;
+  const size_t groups = (n + kEncodeGroup - 1) / kEncodeGroup;
 #pragma omp parallel if (n > 64)
   {
     EncodeScratch scratch(d_);
     int64_t my_bad = -1;
 #pragma omp for schedule(static)
-    for (size_t i = 0; i < n; ++i) {
-      if (!encode_one(x + i * d_, codes + i * code_size_, scratch) && my_bad < 0) my_bad = int64_t(i);
+    for (size_t g = 0; g < groups; ++g) {
+      const size_t i = g * kEncodeGroup, m = std::min<size_t>(kEncodeGroup, n - i);
+      const int64_t b = encode_group(x + i * d_, m, codes + i * code_size_, scratch);
+      if (b >= 0 && my_bad < 0) my_bad = int64_t(i) + b;
     }
     if (my_bad >= 0) {
 #pragma omp critical(tq_bad_row)

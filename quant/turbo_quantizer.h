@@ -124,8 +124,16 @@ class TurboQuantizer {
 
  private:
   struct EncodeScratch;  // per-thread buffers of encode
-  /// false (and nothing meaningful written) when the row has NaN/Inf or a norm above FLT_MAX.
-  bool encode_one(const float* x, uint8_t* code, EncodeScratch& scratch) const;
+  /// Encode rows in groups of kEncodeGroup (the per-row factor sums of a group run interleaved).
+  static constexpr size_t kEncodeGroup = 4;
+  enum : int { kRowBad = 0, kRowDone = 1, kRowNeedsFactors = 2 };
+  /// Norm, y = Π·x/‖x‖ (into y), indices (into idx, and packed into code). kRowBad (nothing meaningful written)
+  /// when the row has NaN/Inf or a norm above FLT_MAX; kRowNeedsFactors when ρ / QJL remain to be written.
+  int encode_indices(const float* x, uint8_t* code, float* y, uint8_t* idx, EncodeScratch& scratch) const;
+  /// ρ, γ and the QJL signs of one row (y is overwritten).
+  void encode_factors(float* y, const uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const;
+  /// m <= kEncodeGroup consecutive rows; returns the offset of the first bad row in the group, or −1.
+  int64_t encode_group(const float* x, size_t m, uint8_t* codes, EncodeScratch& scratch) const;
   double cosine_of(const float* y, const uint8_t* idx) const;
   void optimize_cosine(const float* y, uint8_t* idx, EncodeScratch& scratch) const;
   /// Scales t swept by optimize_cosine (relative to the nearest-centroid code at t = 1), and its bucket count.

@@ -283,6 +283,34 @@ TEST(TurboQuantizer, OptimizeCosineNeverLowersTheCosine) {
   EXPECT_THROW(TurboQuantizer(d, bad), Error);
 }
 
+// encode() works on groups of rows (their ρ sums interleave): a row's code must not depend on its neighbours,
+// the group boundaries or the thread count — every row equals the row encoded alone.
+TEST(TurboQuantizer, RowCodesDoNotDependOnTheirGroup) {
+  const int d = 100;
+  const size_t n = 103;  // groups of 4 and a tail of 3; above the size that opens an OpenMP region
+  auto x = testing::clustered(n, d, 5, 31);
+  for (int j = 0; j < d; ++j) x[size_t(9) * d + j] = 0.0f;  // a zero row inside a group
+  for (int variant = 0; variant < 5; ++variant) {
+    TurboQuantizerOptions o;
+    o.bits = variant == 3 ? 2.5 : 4;
+    o.store_renorm = variant != 1;
+    o.qjl = variant == 1;
+    o.fp16_norm = variant == 2;
+    o.optimize_cosine = variant == 4;
+    TurboQuantizer tq(d, o);
+    const size_t cs = tq.code_size();
+    std::vector<uint8_t> all(n * cs), one(cs);
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      tq.encode(n, x.data(), all.data());
+      for (size_t i = 0; i < n; ++i) {
+        tq.encode(1, x.data() + i * d, one.data());
+        EXPECT_EQ(0, std::memcmp(one.data(), all.data() + i * cs, cs)) << "variant " << variant << " row " << i;
+      }
+    }
+  }
+}
+
 // The sweep of optimize_cosine is exact over its scale range: no nearest-centroid code of t·y, for any t in
 // [1/4, 4] (a fine grid, plus t = 1), has a larger cosine with y than the code it picks.
 TEST(TurboQuantizer, OptimizeCosineIsTheBestCodeOverItsScaleRange) {
