@@ -218,7 +218,7 @@ inline float estimate(const TurboQuantizer& tq, const PreparedQuery& pq, const u
 // codes in batches of kPendingBatch. Uniform 4-bit codes first get a SIMD value of the estimate (dot_nibbles, off
 // from the exact one by rounding only, with a rigorous bound ε); only rows whose value + ε can still beat the k-th
 // best get the exact sequential sum (four add chains at a time) and enter the top-k. Both raise the threshold.
-constexpr size_t kPendingBatch = 16;
+constexpr size_t kPendingBatch = 4;
 struct PrefixContext {
   const TurboQuantizer* tq;
   const uint8_t* row_codes;
