@@ -8,10 +8,13 @@
 //
 // Usage (from the repository root):
 //   build/bench/index/tqsearch_bench_flat [--data ../shared/data] [--sets glove-100-angular,siftsmall]
-//       [--large] [--nq N] [--train-rows N] [--threads 1,2] [--methods all|quick|fs|tq] [--json FILE]
-//   --only "TQ4;Center,TQ4" runs just the listed method labels (';'-separated).
+//       [--large] [--nq N] [--train-rows N] [--threads 1,2] [--methods all|quick|fs|tq|grid|gridtq] [--json FILE]
+//   --only "TQ4;TQ4,Center" runs just the listed method labels (';'-separated).
+//   --specs "TQ4,Center,Dense;PQ64" runs these tqsearch::index_factory descriptions instead of --methods.
 //   --methods: all = TurboQuant + PQ 8-bit + PQ fast-scan + LSH + SQ4/SQ8 + Flat; quick = all but SQ;
-//              fs = TurboQuant + PQ fast-scan + Flat (no slow PQ training); tq = TurboQuant + Flat
+//              fs = TurboQuant + PQ fast-scan + Flat (no slow PQ training); tq = TurboQuant + Flat;
+//              grid = TurboQuant rates 1–4 × {Center, OptCos, Norm16} + equal-byte rates vs PQx8 + PQx8 + Flat;
+//              gridtq = the same without PQ
 //   --large (or TQSEARCH_BENCH_LARGE=1) adds the generated sets clustered-1m-128 and clustered-100k-1536
 //   (slow on 2 cores: defaults to 200 queries there).
 //
@@ -113,7 +116,10 @@ bool load_real(const std::string& dir, const std::string& name, size_t nq_max, D
   ds->d = db;
   ds->nb = ds->base.size() / size_t(db);
   ds->nq = ds->queries.size() / size_t(dq);
-  ds->metric = name.find("angular") != std::string::npos ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+  // glove-100-angular and minilm384-* are inner-product sets (../shared/data/README.md), the others L2.
+  ds->metric = name.find("angular") != std::string::npos || name.find("minilm") != std::string::npos
+                   ? faiss::METRIC_INNER_PRODUCT
+                   : faiss::METRIC_L2;
   ds->gt_k = dg;
   ds->gt.resize(gt_raw.size());
   for (size_t i = 0; i < gt_raw.size(); ++i) {
@@ -204,6 +210,12 @@ int closest_divisor(int d, double target) {
   return best;
 }
 
+std::string rate_string(double r) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", r);
+  return buf;
+}
+
 std::vector<Method> methods_for(int d, faiss::MetricType metric, const std::string& which) {
   std::vector<Method> out;
   auto tq = [&](const std::string& desc, double bits) {
@@ -211,6 +223,34 @@ std::vector<Method> methods_for(int d, faiss::MetricType metric, const std::stri
                      return tqsearch::index_factory(dd, desc, m);
                    }});
   };
+  if (which == "grid" || which == "gridtq") {
+    // Recall per byte of the TurboQuant options: internal centering × optimize_cosine × fp16 norm × rate, against
+    // IndexPQ (8-bit subquantizers) at 1, 2, 4 bits per coordinate and exact Flat.
+    for (int b : {1, 2, 3, 4}) {
+      const std::string r = "TQ" + std::to_string(b);
+      for (const char* opt : {"", ",Center", ",OptCos", ",Center,OptCos", ",Norm16", ",Center,Norm16",
+                              ",OptCos,Norm16", ",Center,OptCos,Norm16"})
+        tq(r + opt, b);
+    }
+    // Equal bytes with PQ<d·b/8>x8 at b = 2, 4: mse bits = 8·(d·b/8 − 6) / d with a 2-byte norm and 4-byte ρ.
+    for (int b : {2, 4}) {
+      const double rate = 8.0 * (d * b / 8.0 - 6.0) / d;
+      if (rate < 1) continue;
+      const std::string r = "TQ" + rate_string(rate);
+      for (const char* opt : {",Norm16", ",Center,Norm16", ",Center,OptCos,Norm16"}) tq(r + opt, rate);
+    }
+    for (int b : {1, 2, 4}) {
+      if (which == "gridtq") break;
+      const int m8 = closest_divisor(d, d * b / 8.0);
+      out.push_back({"PQ" + std::to_string(m8) + "x8", "FAISS PQ", double(b), [m8](int dd, faiss::MetricType m) {
+                       return std::unique_ptr<faiss::Index>(new faiss::IndexPQ(dd, size_t(m8), 8, m));
+                     }});
+    }
+    out.push_back({"Flat", "exact", 32, [](int dd, faiss::MetricType m) {
+                     return std::unique_ptr<faiss::Index>(new faiss::IndexFlat(dd, m));
+                   }});
+    return out;
+  }
   for (int b : {1, 2, 4}) {
     const std::string s = std::to_string(b);
     tq("TQ" + s + ",MSE", b);
@@ -223,9 +263,11 @@ std::vector<Method> methods_for(int d, faiss::MetricType metric, const std::stri
   if (metric == faiss::METRIC_L2) {
     // Centering (FIELD.md): subtract the training mean (faiss::CenteringTransform) before the data-oblivious
     // codes. Exact for L2 ranking; costs one d-float vector, not per-vector bytes.
+    // Label "CT,TQb" (FAISS transform); the index's own centering is the "TQb,Center" rows.
     for (int b : {2, 4}) {
       const std::string desc = "TQ" + std::to_string(b);
-      out.push_back({"Center," + desc, "TurboQuant", double(b), [desc](int dd, faiss::MetricType m) {
+      tq(desc + ",Center", b);
+      out.push_back({"CT," + desc, "TurboQuant", double(b), [desc](int dd, faiss::MetricType m) {
                        auto t = std::make_unique<faiss::IndexPreTransform>(new faiss::CenteringTransform(dd),
                                                                            tqsearch::index_factory(dd, desc, m).release());
                        t->own_fields = true;
@@ -451,7 +493,8 @@ int main(int argc, char** argv) {
   size_t nq_max = 1000, train_rows = 32768;
   bool nq_given = false;
   std::vector<int> threads = {1, 2};
-  std::vector<std::string> only;  // --only "TQ4;Center,TQ4": run just these labels
+  std::vector<std::string> only;   // --only "TQ4;TQ4,Center": run just these labels
+  std::vector<std::string> specs;  // --specs "TQ4,Center,Dense;PQ64": any tqsearch::index_factory descriptions
   bool large = std::getenv("TQSEARCH_BENCH_LARGE") != nullptr && std::string(std::getenv("TQSEARCH_BENCH_LARGE")) == "1";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -470,13 +513,14 @@ int main(int argc, char** argv) {
     else if (a == "--methods") which = next();
     else if (a == "--json") json = next();
     else if (a == "--only") only = split(next(), ';');
+    else if (a == "--specs") specs = split(next(), ';');
     else if (a == "--threads") {
       threads.clear();
       for (const auto& t : split(next(), ',')) threads.push_back(std::stoi(t));
     } else {
       std::fprintf(stderr,
                    "usage: %s [--data DIR] [--sets a,b] [--large] [--nq N] [--train-rows N] [--threads 1,2] "
-                   "[--methods all|quick|fs|tq] [--only \"L1;L2\"] [--json FILE]\n",
+                   "[--methods all|quick|fs|tq|grid|gridtq] [--only \"L1;L2\"] [--specs \"D1;D2\"] [--json FILE]\n",
                    argv[0]);
       return a == "--help" ? 0 : 2;
     }
@@ -513,7 +557,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "[%s] %zu x %d, %zu queries ready in %.1f s\n", name.c_str(), ds.nb, ds.d, ds.nq,
                  seconds_since(t0));
     std::vector<Row> rows;
-    for (const Method& m : methods_for(ds.d, ds.metric, which)) {
+    std::vector<Method> methods;
+    if (specs.empty()) {
+      methods = methods_for(ds.d, ds.metric, which);
+    } else {
+      for (const std::string& sp : specs) {
+        methods.push_back({sp, sp.find("TQ") != std::string::npos ? "TurboQuant" : "FAISS", 0,
+                           [sp](int dd, faiss::MetricType m) { return tqsearch::index_factory(dd, sp, m); }});
+      }
+    }
+    for (const Method& m : methods) {
       if (!only.empty() && std::find(only.begin(), only.end(), m.label) == only.end()) continue;
       rows.push_back(run_method(ds, m, train_rows, threads, build_threads));
       const Row& r = rows.back();
