@@ -383,6 +383,14 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
            "FlatScanner::search: query_batch must be in 1..64, got " << params.query_batch);
   TQ_CHECK(simd_level_supported(params.level),
            "FlatScanner::search: SIMD level " << simd_level_name(params.level) << " is not supported by this CPU");
+  TQ_CHECK(params.lut_max == 63 || params.lut_max == 127 || params.lut_max == 255,
+           "FlatSearchParams: lut_max must be 63, 127 or 255, got " << params.lut_max);
+  TQ_CHECK(std::isfinite(params.lut_z) && params.lut_z >= 0,
+           "FlatScanner::search: lut_z must be finite and >= 0, got " << params.lut_z);
+  TQ_CHECK(std::isfinite(params.prefix_z) && params.prefix_z >= 0,
+           "FlatScanner::search: prefix_z must be finite and >= 0, got " << params.prefix_z);
+  TQ_CHECK(params.split_min_blocks >= 1,
+           "FlatScanner::search: split_min_blocks must be >= 1, got " << params.split_min_blocks);
   const size_t ntotal = size();
   TQ_CHECK(ntotal == 0 || row_codes != nullptr, "FlatScanner::search: null row codes");
   const int d = tq_.d();
@@ -396,12 +404,6 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
     std::fill(labels, labels + nq * k, int64_t(-1));
     return;
   }
-  TQ_CHECK(params.lut_max == 63 || params.lut_max == 127 || params.lut_max == 255,
-           "FlatSearchParams: lut_max must be 63, 127 or 255, got " << params.lut_max);
-  TQ_CHECK(std::isfinite(params.prefix_z) && params.prefix_z >= 0,
-           "FlatScanner::search: prefix_z must be finite and >= 0, got " << params.prefix_z);
-  TQ_CHECK(std::isfinite(params.lut_z) && params.lut_z >= 0,
-           "FlatScanner::search: lut_z must be finite and >= 0, got " << params.lut_z);
   const bool prefix = codes_.is_prefix();
   // Bounded scans rescore with the full codes, during the scan, every row whose scan value + slack can beat the
   // k-th best full-code estimate (exact top-k over those rows, nothing left to rerank after): prefix layouts (slack
@@ -435,9 +437,9 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
   const int B = params.query_batch;
   const int nt = omp_get_max_threads();
   // Few queries: split the codes among threads (each keeps its own heaps, merged after). Many: split queries.
-  TQ_CHECK(params.split_min_blocks >= 1,
-           "FlatScanner::search: split_min_blocks must be >= 1, got " << params.split_min_blocks);
-  const bool split_codes = nq < size_t(nt) * B && nblocks >= size_t(nt) * params.split_min_blocks && nt > 1;
+  // Inside a caller's parallel region a nested team has one thread: scan the codes in this thread then.
+  const bool split_codes = nq < size_t(nt) * B && nblocks >= size_t(nt) * params.split_min_blocks && nt > 1 &&
+                           !omp_in_parallel();
 
   size_t total_reranked = 0, total_pruned = 0;
 
@@ -664,9 +666,10 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       // t's rows are not all after thread t−1's, so no threshold rule applies across threads.
       std::vector<std::vector<std::vector<Cand>>> found(nt, std::vector<std::vector<Cand>>(nb));
       size_t evaluated = 0;
-#pragma omp parallel num_threads(nt) reduction(+ : evaluated)
-      {
-        const int t = omp_get_thread_num();
+      // One chunk per iteration, not per thread id: the team may have fewer threads than nt (OMP_THREAD_LIMIT,
+      // OMP_DYNAMIC), and every chunk must still be scanned.
+#pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(+ : evaluated)
+      for (int t = 0; t < nt; ++t) {
         const size_t b0 = std::min(nblocks, size_t(t) * per), b1 = std::min(nblocks, b0 + per);
         if (b0 < b1) {
           if (bounded) {

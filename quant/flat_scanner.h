@@ -4,13 +4,13 @@
 /// The flat search pipeline over TurboQuant codes, independent of FAISS (index/ adapts it):
 ///
 ///   queries ─rotate─▶ uint8 LUTs ─SIMD scan (several queries per pass)─▶ approx score × per-vector factor
-///     ─▶ top k·rerank_factor (heap, threshold skip) ─▶ float rerank with the estimator ─▶ top-k
+///     ─▶ top k·rerank_factor (reservoir, threshold skip) ─▶ float rerank with the estimator ─▶ top-k
 ///
 /// The per-vector factor is ‖x‖ (mse, QJL) or ‖x‖/ρ (renorm), so the scan already ranks by the cheap part of the
 /// chosen estimator. The scan compares each block's scores with the running k-th best in registers (FusedScan);
-/// only blocks holding a candidate reach the heap.
+/// only blocks holding a candidate reach the candidate list.
 ///
-/// Prefix layout (FlatLayout::scan_bits, e.g. 2 for 3- and 4-bit codes): the scan reads only the top bits of each
+/// Prefix layout (FlatLayout::scan_bits, e.g. 2; recommended for codes above 4 bits): the scan reads only the top bits of each
 /// index, two coordinates per nibble — half the lookups of a 4-bit scan — and scores ‖x‖·⟨Πq, ŷ_s⟩/⟨ŷ, ŷ_s⟩
 /// (ŷ_s the prefix reconstruction; the ratio renormalizes the coarse code against the full one, from the codes at
 /// add time). The gap to the full-code estimate is ⟨Πq, e_x⟩ for a per-row vector e_x (the difference of the two

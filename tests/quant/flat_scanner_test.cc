@@ -332,6 +332,61 @@ TEST(FlatScanner, CoarseLutScanKeepsRecallAndExactScores) {
   EXPECT_THROW(b.scanner->search(1, q.data(), b.rows.data(), k, p, D.data(), I.data()), Error);
 }
 
+// The codes split across threads (few queries) must cover every block whatever team OpenMP gives — also from
+// inside a caller's parallel region — and the bounded modes with a bound that admits every row stay exact there.
+TEST(FlatScanner, SplitScanCoversEveryBlockAndBoundedModesStayExact) {
+  const int d = 32;
+  const size_t n = 4000, nq = 2;
+  auto x = testing::clustered(n, d, 20, 51);
+  auto q = testing::gaussian(nq, d, 52);
+  for (int mode = 0; mode < 3; ++mode) {  // 0: full layout, 1: prefix layout, 2: coarse LUT
+    TurboQuantizerOptions o;
+    o.bits = mode == 1 ? 8 : 4;
+    o.store_renorm = true;
+    Built b = build(x, d, o, Metric::kL2, FlatLayout{mode == 1 ? 2 : 0});
+    FlatSearchParams p;
+    p.estimator = Estimator::kRenorm;
+    p.rerank_factor = int(n);  // full layout: every row reranked
+    p.prefix_z = 1e9f;
+    p.lut_z = 1e9f;
+    if (mode == 2) p.lut_max = 63;
+    p.split_min_blocks = 1;
+    for (int k : {1, 10, 900, int(n) + 5}) {
+      std::vector<float> D(nq * k), Dn(nq * k);
+      std::vector<int64_t> I(nq * k), In(nq * k);
+      omp_set_num_threads(1);
+      b.scanner->search(nq, q.data(), b.rows.data(), k, p, D.data(), I.data());
+      omp_set_num_threads(3);
+      b.scanner->search(nq, q.data(), b.rows.data(), k, p, Dn.data(), In.data());  // split across 3 threads
+      EXPECT_EQ(I, In) << "mode " << mode << " k " << k;
+      EXPECT_EQ(D, Dn) << "mode " << mode << " k " << k;
+      // From inside an outer parallel region (nested teams have one thread).
+      std::vector<float> Do(nq * k);
+      std::vector<int64_t> Io(nq * k);
+#pragma omp parallel num_threads(2)
+      {
+#pragma omp single
+        b.scanner->search(nq, q.data(), b.rows.data(), k, p, Do.data(), Io.data());
+      }
+      EXPECT_EQ(I, Io) << "nested, mode " << mode << " k " << k;
+      // Brute force over the estimator.
+      for (size_t i = 0; i < nq && k <= int(n); ++i) {
+        const PreparedQuery pq = b.tq->prepare_query(q.data() + i * d);
+        std::vector<std::pair<float, int64_t>> s(n);
+        for (size_t v = 0; v < n; ++v) {
+          const uint8_t* c = b.rows.data() + v * b.tq->code_size();
+          const float ip = b.tq->inner_product(pq, c, Estimator::kRenorm);
+          const float nx = b.tq->factors(c).norm;
+          s[v] = {-(2 * ip - nx * nx), int64_t(v)};
+        }
+        std::partial_sort(s.begin(), s.begin() + k, s.end());
+        for (int r = 0; r < k; ++r) ASSERT_EQ(In[i * k + r], s[r].second) << "mode " << mode << " k " << k;
+      }
+    }
+  }
+  omp_set_num_threads(2);
+}
+
 TEST(FlatScanner, PadsWhenKExceedsTotalAndHandlesEmptyAndNoQueries) {
   const int d = 16;
   auto x = testing::gaussian(5, d, 1);
@@ -359,6 +414,15 @@ TEST(FlatScanner, PadsWhenKExceedsTotalAndHandlesEmptyAndNoQueries) {
   bad[3] = std::nanf("");
   p.estimator = Estimator::kMse;
   EXPECT_THROW(b.scanner->search(1, bad.data(), b.rows.data(), 2, p, D.data(), I.data()), Error);
+  // Bad parameters are rejected on an empty scanner too.
+  for (int which = 0; which < 4; ++which) {
+    FlatSearchParams bp;
+    if (which == 0) bp.lut_max = 64;
+    if (which == 1) bp.lut_z = -1;
+    if (which == 2) bp.prefix_z = std::nanf("");
+    if (which == 3) bp.split_min_blocks = 0;
+    EXPECT_THROW(empty.search(1, x.data(), nullptr, 2, bp, D.data(), I.data()), Error) << which;
+  }
 }
 
 TEST(FlatScanner, QjlPruningSkipsCandidatesAndKeepsResults) {
