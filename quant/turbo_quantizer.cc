@@ -128,16 +128,20 @@ void TurboQuantizer::apply_sketch(size_t n, const float* in, float* out) const {
 /// Per-thread buffers of encode(): y and indices of a group of rows, a (3d) float work area (the residual r and
 /// the sketch output of QJL, optimize_cosine's trial indices), and optimize_cosine's events and cell counters.
 struct TurboQuantizer::EncodeScratch {
-  struct Event {
-    float t;    // scale at which coordinate j moves to its next cell
-    int32_t j;  // coordinate
-  };
   explicit EncodeScratch(int d)
-      : buf(3 * size_t(d) + 4), ys(kEncodeGroup * size_t(d)), idxs(kEncodeGroup * size_t(d)), cell(size_t(d)) {}
+      : buf(3 * size_t(d) + 4),
+        ys(kEncodeGroup * size_t(d)),
+        idxs(kEncodeGroup * size_t(d)),
+        bucket_count(kScaleBuckets + 1),
+        bucket_pos(kScaleBuckets),
+        cell(size_t(d)),
+        cell_start(size_t(d)) {}
   std::vector<float> buf;
   std::vector<float> ys;       // (kEncodeGroup, d) rotated unit vectors
   std::vector<uint8_t> idxs;   // (kEncodeGroup, d) cell indices
-  std::vector<Event> events, events_tmp;
+  // optimize_cosine: event keys (bits of t << 32 | coordinate), their bucket, the bucket-sorted keys
+  std::vector<uint64_t> keys, keys_sorted;
+  std::vector<uint16_t> key_bucket;
   std::vector<int32_t> bucket_count, bucket_pos;
   std::vector<uint8_t> cell, cell_start;
 };
@@ -274,12 +278,20 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
   // Events below kScaleLo are applied up front (the start state is the nearest-centroid code of kScaleLo·y), events
   // above kScaleHi are never reached; those in between are ordered by a counting sort into kScaleBuckets buckets
   // linear in t, then an insertion sort inside each bucket (a few events each): O(events), no global sort.
-  auto& ev = scratch.events;
-  auto& tmp = scratch.events_tmp;
-  auto& count = scratch.bucket_count;
-  ev.clear();
-  count.assign(kScaleBuckets + 1, 0);
+  // Each event is one 64-bit key (bits of t << 32 | j): t > 0, so its bits order like t; ties go to smaller j.
+  const size_t max_events = size_t(d_) * size_t(std::max(half[0], half[1]));
+  if (scratch.keys.size() < max_events) {
+    scratch.keys.resize(max_events);
+    scratch.keys_sorted.resize(max_events);
+    scratch.key_bucket.resize(max_events);
+  }
+  uint64_t* keys = scratch.keys.data();
+  uint64_t* sorted = scratch.keys_sorted.data();
+  uint16_t* key_bucket = scratch.key_bucket.data();
+  int32_t* count = scratch.bucket_count.data();  // (kScaleBuckets + 1)
+  std::memset(count, 0, sizeof(int32_t) * (kScaleBuckets + 1));
   const float inv_width = float(kScaleBuckets) / (kScaleHi - kScaleLo);
+  size_t ne = 0;
   double dot = 0, nn = 0;
   for (int j = 0; j < d_; ++j) {
     const int c = j < nh ? 0 : 1;
@@ -297,44 +309,39 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
       const float t = bnd[h + k] / a;
       if (!(t <= kScaleHi)) break;
       const int bi = std::min(int((t - kScaleLo) * inv_width), kScaleBuckets - 1);
-      ev.push_back({t, int32_t(j)});
-      ++count[size_t(bi) + 1];
+      uint32_t tb;
+      std::memcpy(&tb, &t, 4);
+      keys[ne] = (uint64_t(tb) << 32) | uint32_t(j);
+      key_bucket[ne] = uint16_t(bi);
+      ++count[bi + 1];
+      ++ne;
     }
   }
-  for (int bi = 0; bi < kScaleBuckets; ++bi) count[size_t(bi) + 1] += count[size_t(bi)];
-  tmp.resize(ev.size());
+  for (int bi = 0; bi < kScaleBuckets; ++bi) count[bi + 1] += count[bi];
   {
-    // Scatter (stable: a coordinate's events stay in increasing t), then order each bucket.
-    std::vector<int32_t>& pos = scratch.bucket_pos;
-    pos.assign(count.begin(), count.end() - 1);
-    for (const auto& e : ev) {
-      const int bi = std::min(int((e.t - kScaleLo) * inv_width), kScaleBuckets - 1);
-      tmp[size_t(pos[size_t(bi)]++)] = e;
-    }
-    auto less = [](const EncodeScratch::Event& p, const EncodeScratch::Event& q) {
-      return p.t < q.t || (p.t == q.t && p.j < q.j);
-    };
+    int32_t* pos = scratch.bucket_pos.data();
+    std::memcpy(pos, count, sizeof(int32_t) * kScaleBuckets);
+    for (size_t e = 0; e < ne; ++e) sorted[pos[key_bucket[e]]++] = keys[e];
     for (int bi = 0; bi < kScaleBuckets; ++bi) {
-      const int32_t lo = count[size_t(bi)], hi = count[size_t(bi) + 1];
+      const int32_t lo = count[bi], hi = count[bi + 1];
       for (int32_t i = lo + 1; i < hi; ++i) {
-        const EncodeScratch::Event e = tmp[size_t(i)];
+        const uint64_t e = sorted[i];
         int32_t m = i;
-        while (m > lo && less(e, tmp[size_t(m) - 1])) {
-          tmp[size_t(m)] = tmp[size_t(m) - 1];
+        while (m > lo && e < sorted[m - 1]) {
+          sorted[m] = sorted[m - 1];
           --m;
         }
-        tmp[size_t(m)] = e;
+        sorted[m] = e;
       }
     }
-    ev.swap(tmp);
   }
   std::vector<uint8_t>& start = scratch.cell_start;
-  start.assign(scratch.cell.begin(), scratch.cell.end());
+  std::memcpy(start.data(), scratch.cell.data(), size_t(d_));
   // Compare cosines without sqrt/division: dot > 0 in every state, so cos₁ > cos₀ ⇔ dot₁²·nn₀ > dot₀²·nn₁.
   double best_dot2 = dot * dot, best_nn = nn;
   size_t best_count = 0;  // events applied in the best state
-  for (size_t e = 0; e < ev.size(); ++e) {
-    const int j = ev[e].j;
+  for (size_t e = 0; e < ne; ++e) {
+    const int j = int(uint32_t(sorted[e]));
     const int c = j < nh ? 0 : 1;
     const int h = half[c];
     const float* cen = cbs[c]->centroids().data();
@@ -351,8 +358,8 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
   }
   // Rebuild the cells of the best state, then keep it only if it beats the nearest-centroid code (which is one of
   // the swept states up to ties in the event order).
-  std::copy(start.begin(), start.end(), scratch.cell.begin());
-  for (size_t e = 0; e < best_count; ++e) ++scratch.cell[size_t(ev[e].j)];
+  std::memcpy(scratch.cell.data(), start.data(), size_t(d_));
+  for (size_t e = 0; e < best_count; ++e) ++scratch.cell[size_t(uint32_t(sorted[e]))];
   uint8_t* trial = reinterpret_cast<uint8_t*>(scratch.buf.data());  // work area, free during encode_indices
   for (int j = 0; j < d_; ++j) {
     const int h = half[j < nh ? 0 : 1];
