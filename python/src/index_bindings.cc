@@ -1,6 +1,7 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
 #include "index_bindings.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -173,7 +174,8 @@ Objects of this class come from index_factory / read_index when the index is a p
   cls.def_property_readonly("d", [](const faiss::Index& s) { return s.d; }, "Vector dimension.")
       .def_property_readonly("ntotal", [](const faiss::Index& s) { return s.ntotal; }, "Number of vectors stored.")
       .def_property_readonly("is_trained", [](const faiss::Index& s) { return s.is_trained; },
-                             "Whether train() is needed before add() (TurboQuant indexes: always trained).")
+                             "Whether add() may be called (TurboQuant indexes: always, unless centering is on and "
+                             "train() has not computed the mean yet).")
       .def_property_readonly("metric_type", [](const faiss::Index& s) { return int(s.metric_type); },
                              "FAISS metric number: 0 = METRIC_INNER_PRODUCT, 1 = METRIC_L2.")
       .def_property_readonly("metric", &metric_name, "'ip', 'l2' or 'cosine'.")
@@ -334,7 +336,8 @@ factor ρ = <y, ŷ> and a 1-bit QJL sketch of the residual. Search scans the cod
 reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
   cls.def(py::init([](int d, double bits, py::handle metric, std::string estimator, std::optional<bool> qjl,
                       std::optional<bool> renorm, std::string rotation, std::optional<uint64_t> seed,
-                      bool fp16_norm, int rerank_factor, int rerank_min, float qjl_prune_z, int query_batch) {
+                      bool fp16_norm, bool center, bool optimize_cosine, int rerank_factor, int rerank_min,
+                      float qjl_prune_z, int query_batch) {
                  if (d < 1) throw py::value_error("d must be >= 1, got " + std::to_string(d));
                  IndexTurboQuantOptions o;
                  o.quantizer.bits = bits;
@@ -350,6 +353,8 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
                  }
                  if (seed) o.quantizer.rotation.seed = *seed;
                  o.quantizer.fp16_norm = fp16_norm;
+                 o.quantizer.optimize_cosine = optimize_cosine;
+                 o.center = center;
                  make_params(std::nullopt, rerank_factor, rerank_min, qjl_prune_z, query_batch);  // range checks
                  o.search.rerank_factor = rerank_factor;
                  o.search.rerank_min = rerank_min;
@@ -359,7 +364,7 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
                }),
                "d"_a, "bits"_a = 4.0, "metric"_a = "ip", py::kw_only(), "estimator"_a = "renorm",
                "qjl"_a = py::none(), "renorm"_a = py::none(), "rotation"_a = "hadamard", "seed"_a = py::none(),
-               "fp16_norm"_a = false, "rerank_factor"_a = 4, "rerank_min"_a = 16, "qjl_prune_z"_a = 3.0f,
+               "fp16_norm"_a = false, "center"_a = false, "optimize_cosine"_a = false, "rerank_factor"_a = 4, "rerank_min"_a = 16, "qjl_prune_z"_a = 3.0f,
                "query_batch"_a = 4,
                R"doc(Create an empty index.
 
@@ -374,6 +379,10 @@ Args:
     rotation: 'hadamard' (O(d log d), default) or 'dense' (Haar, O(d²), reference).
     seed: rotation seed (default: the library's fixed seed, so codes are reproducible).
     fp16_norm: store ‖x‖ as float16 (2 bytes instead of 4).
+    center: learn a mean vector μ in train() and store codes of x − μ (better recall on data far from the origin,
+        e.g. SIFT); the index then needs train() before add(). Distances stay exact in meaning for every metric.
+    optimize_cosine: choose each code to maximize its cosine with the rotated vector (needs the 'renorm'
+        estimator; encode 5-20x slower; helps at 3-4 bits).
     rerank_factor, rerank_min, qjl_prune_z, query_batch: search defaults (see set_search_params).)doc");
   cls.def_property_readonly("bits", [](const IndexTurboQuant& s) { return s.options().quantizer.bits; },
                             "mse bits per coordinate.")
@@ -383,6 +392,17 @@ Args:
                              "Whether the QJL sketch is stored.")
       .def_property_readonly("renorm", [](const IndexTurboQuant& s) { return s.options().quantizer.store_renorm; },
                              "Whether ρ is stored.")
+      .def_property_readonly("center", [](const IndexTurboQuant& s) { return s.options().center; },
+                             "Whether codes are of x − μ (centering; train() computes μ).")
+      .def_property_readonly("optimize_cosine",
+                             [](const IndexTurboQuant& s) { return s.options().quantizer.optimize_cosine; },
+                             "Whether codes maximize the cosine with the rotated vector.")
+      .def_property_readonly("mean", [](const IndexTurboQuant& s) -> py::object {
+        if (s.mean().empty()) return py::none();
+        py::array_t<float> out(py::ssize_t(s.d));
+        std::copy(s.mean().begin(), s.mean().end(), out.mutable_data());
+        return out;
+      }, "μ as a float32 array of shape (d,), or None (no centering, or not trained yet).")
       .def_property_readonly("bits_per_vector", [](const IndexTurboQuant& s) { return 8.0 * double(s.code_size); },
                              "Stored bits per vector, all sections (codes, norm, ρ, sketch).")
       .def_property_readonly("bytes_per_vector", [](const IndexTurboQuant& s) { return s.code_size; },
