@@ -186,6 +186,11 @@ std::vector<std::pair<std::string, std::string>> describe_index(const faiss::Ind
     bits << ", " << bits_per_vector(*tq) << " bits/vector with norm" << (o.quantizer.store_renorm ? " and rho" : "")
          << (o.quantizer.qjl ? " and gamma" : "") << (o.quantizer.fp16_norm ? " (fp16 norm)" : "");
     f.emplace_back("bits", bits.str());
+    if (o.center) {
+      f.emplace_back("centering", tq->mean().empty() ? std::string("on, not trained (no mean yet)")
+                                                     : "on, mean of d = " + std::to_string(tq->d) + " stored");
+    }
+    if (o.quantizer.optimize_cosine) f.emplace_back("codes", "optimize_cosine (max cosine per vector)");
     f.emplace_back("estimator", std::string(estimator_name(o.search.estimator)) + ", rerank factor " +
                                     std::to_string(o.search.rerank_factor) + " (min " +
                                     std::to_string(o.search.rerank_min) + ")");
