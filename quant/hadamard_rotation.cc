@@ -35,6 +35,17 @@ void HadamardRotation::forward_one(float* v, SimdLevel level) const {
   }
 }
 
+void HadamardRotation::forward_rows_inplace(size_t m, float* v) const {
+  const SimdLevel level = simd_level();
+  for (int r = 0; r < rounds_; ++r) {
+    const float* s = scaled_signs_.data() + size_t(r) * 2 * p_;
+    for (size_t i = 0; i < m; ++i) internal::fwht_scaled(level, v + i * d_, s, p_);
+    if (p_ < d_) {
+      for (size_t i = 0; i < m; ++i) internal::fwht_scaled(level, v + i * d_ + (d_ - p_), s + p_, p_);
+    }
+  }
+}
+
 void HadamardRotation::inverse_one(float* v, SimdLevel level) const {
   for (int r = rounds_ - 1; r >= 0; --r) {
     const float* s = scaled_signs_.data() + size_t(r) * 2 * p_;

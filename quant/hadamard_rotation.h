@@ -35,6 +35,11 @@ class HadamardRotation final : public Rotation {
   void forward(size_t n, const float* x, float* y, SimdLevel level) const;
   void inverse(size_t n, const float* y, float* x, SimdLevel level) const;
 
+  /// In-place forward transform of m rows of d floats at v (row-major), with the FWHT blocks of the rows issued
+  /// round by round across rows, so the CPU overlaps one row's dependent store → load chain between the
+  /// overlapping blocks with the next row's work. Each row gets the same operations as forward(): bit-identical.
+  void forward_rows_inplace(size_t m, float* v) const;
+
   int block_size() const { return p_; }
   int rounds() const { return rounds_; }
   /// The ±1 diagonals, (rounds, 2, p) row-major: round r applies signs[r][0] to x[0:p] before the first block's

@@ -59,6 +59,7 @@ TurboQuantizer::TurboQuantizer(int d, const TurboQuantizerOptions& options) : d_
            "TurboQuantizer: optimize_cosine needs store_renorm (only the renormalized estimator is scale-free)");
   alloc_ = BitAllocation(d, options.bits);
   rotation_ = make_rotation(d, options.rotation);
+  hadamard_ = dynamic_cast<const HadamardRotation*>(rotation_.get());
   cb_low_ = &LloydMaxCodebook::get(d, alloc_.low_bits());
   cb_high_ = alloc_.num_high() > 0 ? &LloydMaxCodebook::get(d, alloc_.high_bits()) : cb_low_;
 
@@ -172,7 +173,10 @@ int TurboQuantizer::encode_indices(const float* x, uint8_t* code, float* y, uint
   }
   const float inv = static_cast<float>(1.0 / std::sqrt(ss));
   for (int j = 0; j < d_; ++j) y[j] = x[j] * inv;
-  rotation_->forward(1, y, y);
+  return kRowNeedsRotation;
+}
+
+int TurboQuantizer::encode_rotated(float* y, uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const {
   const int nh = alloc_.num_high();
   if (nh > 0) quantize_range(*cb_high_, y, nh, idx);
   quantize_range(*cb_low_, y + nh, d_ - nh, idx + nh);
@@ -210,10 +214,23 @@ void TurboQuantizer::encode_factors(float* y, const uint8_t* idx, uint8_t* code,
 int64_t TurboQuantizer::encode_group(const float* x, size_t m, uint8_t* codes, EncodeScratch& scratch) const {
   int status[kEncodeGroup];
   int64_t bad = -1;
+  size_t to_rotate = 0;
   for (size_t v = 0; v < m; ++v) {
     status[v] = encode_indices(x + v * d_, codes + v * code_size_, scratch.ys.data() + v * d_,
                                scratch.idxs.data() + v * d_, scratch);
     if (status[v] == kRowBad && bad < 0) bad = int64_t(v);
+    to_rotate += status[v] == kRowNeedsRotation;
+  }
+  if (hadamard_ != nullptr && to_rotate == m) {
+    hadamard_->forward_rows_inplace(m, scratch.ys.data());  // the rows' FWHTs interleaved, same bits
+  } else {
+    for (size_t v = 0; v < m; ++v)
+      if (status[v] == kRowNeedsRotation) rotation_->forward(1, scratch.ys.data() + v * d_, scratch.ys.data() + v * d_);
+  }
+  for (size_t v = 0; v < m; ++v) {
+    if (status[v] == kRowNeedsRotation)
+      status[v] = encode_rotated(scratch.ys.data() + v * d_, scratch.idxs.data() + v * d_, codes + v * code_size_,
+                                 scratch);
   }
   if (m == kEncodeGroup && !options_.qjl && status[0] == kRowNeedsFactors && status[1] == kRowNeedsFactors &&
       status[2] == kRowNeedsFactors && status[3] == kRowNeedsFactors) {

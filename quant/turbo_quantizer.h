@@ -25,6 +25,8 @@
 
 namespace tqsearch {
 
+class HadamardRotation;
+
 /// How the residual sketch S of the QJL option is drawn.
 enum class QjlKind : uint32_t {
   kStructured = 1,  ///< S = √d·Π' with Π' a second HadamardRotation: O(d log d), unbiased up to Hadamard≈Haar
@@ -126,10 +128,12 @@ class TurboQuantizer {
   struct EncodeScratch;  // per-thread buffers of encode
   /// Encode rows in groups of kEncodeGroup (the per-row factor sums of a group run interleaved).
   static constexpr size_t kEncodeGroup = 4;
-  enum : int { kRowBad = 0, kRowDone = 1, kRowNeedsFactors = 2 };
-  /// Norm, y = Π·x/‖x‖ (into y), indices (into idx, and packed into code). kRowBad (nothing meaningful written)
-  /// when the row has NaN/Inf or a norm above FLT_MAX; kRowNeedsFactors when ρ / QJL remain to be written.
+  enum : int { kRowBad = 0, kRowDone = 1, kRowNeedsFactors = 2, kRowNeedsRotation = 3 };
+  /// Norm (into code) and y = x/‖x‖. kRowBad (nothing meaningful written) when the row has NaN/Inf or a norm above
+  /// FLT_MAX; kRowDone for a zero vector; else kRowNeedsRotation (y is then rotated in place by the caller).
   int encode_indices(const float* x, uint8_t* code, float* y, uint8_t* idx, EncodeScratch& scratch) const;
+  /// Indices of the rotated y (into idx, packed into code); kRowNeedsFactors when ρ / QJL remain to be written.
+  int encode_rotated(float* y, uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const;
   /// ρ, γ and the QJL signs of one row (y is overwritten).
   void encode_factors(float* y, const uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const;
   /// m <= kEncodeGroup consecutive rows; returns the offset of the first bad row in the group, or −1.
@@ -144,6 +148,7 @@ class TurboQuantizer {
   TurboQuantizerOptions options_;
   BitAllocation alloc_;
   std::unique_ptr<Rotation> rotation_;
+  const HadamardRotation* hadamard_ = nullptr;  // rotation_ when it is a HadamardRotation (grouped encode)
   const LloydMaxCodebook* cb_low_ = nullptr;
   const LloydMaxCodebook* cb_high_ = nullptr;
   std::unique_ptr<Rotation> sketch_rotation_;  // structured QJL
