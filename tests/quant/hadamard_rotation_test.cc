@@ -143,6 +143,19 @@ TEST_P(FwhtLevels, MatchesScalarBitExact) {
 INSTANTIATE_TEST_SUITE_P(Levels, FwhtLevels, ::testing::ValuesIn(all_simd_levels()),
                          [](const auto& info) { return std::string(simd_level_name(info.param)); });
 
+// forward_rows_inplace (encode's grouped rotation) gives every row exactly the bits of forward().
+TEST(HadamardRotation, RowsInPlaceMatchForwardBitExact) {
+  for (int d : {1, 7, 32, 100, 128, 1536}) {
+    const size_t m = 4;
+    const auto x = testing::gaussian(m, d, 5 + d);
+    HadamardRotation rot(d, 11);
+    std::vector<float> a(x.size()), b(x);
+    rot.forward(m, x.data(), a.data());
+    rot.forward_rows_inplace(m, b.data());
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(float) * a.size())) << "d=" << d;
+  }
+}
+
 TEST(HadamardRotation, RejectsBadArguments) {
   EXPECT_THROW(HadamardRotation(0, 1), Error);
   EXPECT_THROW(HadamardRotation(-3, 1), Error);
