@@ -53,9 +53,8 @@ Shard::~Shard() {
   qscale.reset();
   sketch.reset();
   q8.reset();
-  qhalf.reset();
-  dequant.reset();
-  scores.reset();
+  dequant8.reset();
+  scores32.reset();
   cand.reset();
   merged.reset();
   reranked.reset();
@@ -332,7 +331,6 @@ struct GpuIndexTurboQuant::Impl {
     sh.qnorm.resize(nq, "query norms");
     sh.qscale.resize(nq, "query scales");
     sh.q8.resize(nq * q.dp, "int8 queries");
-    if (use_gemm) sh.qhalf.resize(nq * q.dp, "fp16 queries");
     if (want_sketch) sh.sketch.resize(nq * d, "query sketches");
     TQ_CUDA_CHECK(cudaMemcpyAsync(sh.queries.get(), queries, nq * d * sizeof(float), cudaMemcpyHostToDevice, sh.stream));
     float* sketch_out = (want_sketch && q.qjl_structured) ? sh.sketch.get() : nullptr;
@@ -343,7 +341,7 @@ struct GpuIndexTurboQuant::Impl {
     };
     if (timed) TQ_CUDA_CHECK(cudaEventRecord(sh.events[4], sh.stream));
     internal::launch_prepare_queries(q, sh.queries.get(), nq, sh.rotated.get(), sh.qnorm.get(), sh.q8.get(),
-                                     sh.qscale.get(), use_gemm ? sh.qhalf.get() : nullptr, sketch_out, sh.stream);
+                                     sh.qscale.get(), nullptr, sketch_out, sh.stream);
     mark(0);
     if (want_sketch && !q.qjl_structured) {
       TQ_CUDA_CHECK(cudaMemcpyAsync(sh.sketch.get(), host_sketch->data(), nq * d * sizeof(float),
@@ -351,8 +349,10 @@ struct GpuIndexTurboQuant::Impl {
     }
     if (n > 0) {
       if (use_gemm) {
-        // Tile of vectors: fp16 dequantized rows ≤ 512 MiB, fp16 scores ≤ 1 GiB.
-        size_t tv = std::min<size_t>((size_t(512) << 20) / (size_t(q.dp) * 2), (size_t(1) << 30) / (nq * 2));
+        // Int8 GEMM: the scan layout's int8 values × the int8 queries with int32 accumulation are the fused
+        // scan's integer dot products exactly, so both paths rank with identical scores. Tile of vectors: int8 rows
+        // ≤ 512 MiB, int32 scores ≤ 2 GiB; rows padded to whole tiles (cuBLAS int8 wants m % 4 == 0).
+        size_t tv = std::min<size_t>((size_t(512) << 20) / size_t(q.dp), (size_t(2) << 30) / (nq * 4));
         tv = std::max<size_t>(32, tv / 32 * 32);
         tv = std::min(tv, (n + 31) / 32 * 32);
         const size_t ntv = (n + tv - 1) / tv;
@@ -361,25 +361,26 @@ struct GpuIndexTurboQuant::Impl {
         int seg = static_cast<int>(std::max<size_t>(1, (size_t(dev_sms) * 4 + nq - 1) / nq));
         seg = static_cast<int>(std::min<size_t>(seg, std::max<size_t>(1, tv / 4096)));
         const int lists = static_cast<int>(ntv) * seg;
-        sh.dequant.resize(tv * q.dp, "dequantized tile");
-        sh.scores.resize(tv * nq, "GEMM scores");
+        sh.dequant8.resize(tv * q.dp, "dequantized tile");
+        sh.scores32.resize(tv * nq, "GEMM scores");
         sh.cand.resize(nq * size_t(lists) * kcs, "candidates");
-        const float alpha = 1.0f / 16.0f, beta = 0.0f;
+        const int32_t alpha = 1, beta = 0;
         internal::ScoreTransform tf;
         tf.row_scale = sh.qscale.get();
-        tf.scale_mult = q.tscale * 127.0f / alpha;
+        tf.scale_mult = q.tscale;
         tf.factor = p.estimator == Estimator::kRenorm ? sh.f_renorm.get() : sh.f_norm.get();
         tf.sqnorm = sh.f_sqnorm.get();
         tf.l2 = metric == Metric::kL2;
         for (size_t t = 0; t < ntv; ++t) {
-          const size_t v0 = t * tv, cnt = std::min(tv, n - v0);
-          internal::launch_dequant_fp16(q, sh.tiles.get(), v0, cnt, sh.dequant.get(), sh.stream);
-          TQ_CUBLAS_CHECK(cublasGemmEx(sh.cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(cnt), static_cast<int>(nq),
-                                       q.dp, &alpha, sh.dequant.get(), CUDA_R_16F, q.dp, sh.qhalf.get(), CUDA_R_16F,
-                                       q.dp, &beta, sh.scores.get(), CUDA_R_16F, static_cast<int>(cnt),
-                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-          internal::launch_select_scores<__half>(sh.scores.get(), cnt, cnt, static_cast<int>(nq), int64_t(v0), tf, kcs,
-                                                 seg, sh.cand.get(), lists, static_cast<int>(t) * seg, sh.stream);
+          const size_t v0 = t * tv, cnt = std::min(tv, n - v0), rows = (cnt + 31) / 32 * 32;
+          internal::launch_dequant_int8(q, sh.tiles.get(), v0, rows, sh.dequant8.get(), sh.stream);
+          TQ_CUBLAS_CHECK(cublasGemmEx(sh.cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows),
+                                       static_cast<int>(nq), q.dp, &alpha, sh.dequant8.get(), CUDA_R_8I, q.dp,
+                                       sh.q8.get(), CUDA_R_8I, q.dp, &beta, sh.scores32.get(), CUDA_R_32I,
+                                       static_cast<int>(rows), CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+          internal::launch_select_scores<int32_t>(sh.scores32.get(), rows, cnt, static_cast<int>(nq), int64_t(v0), tf,
+                                                  kcs, seg, sh.cand.get(), lists, static_cast<int>(t) * seg,
+                                                  sh.stream);
         }
         mark(1);
         merge(sh, nq, lists, kcs);
@@ -414,16 +415,23 @@ struct GpuIndexTurboQuant::Impl {
       sh.result.resize(nq * size_t(k), "results");
       if (kr > 0 && sh.raw_row_bytes > 0) {
         const int krs = std::min(kr, kcs);
-        sh.reranked.resize(nq * size_t(krs), "refine candidates");
-        internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, krs, sh.reranked.get(),
-                                     sh.stream);
+        // The merged scan candidates are sorted best first: without a rerank, refine their first krs directly.
+        const Cand* cands = sh.merged.get();
+        int ld = kcs;
+        if (ra.rerank) {
+          sh.reranked.resize(nq * size_t(krs), "refine candidates");
+          internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, krs, sh.reranked.get(),
+                                       sh.stream);
+          cands = sh.reranked.get();
+          ld = krs;
+        }
         internal::RefineArgs fa;
         fa.vectors = sh.raw.get();
         fa.fp16 = sh.raw_fp16;
         fa.d = d;
         fa.queries = sh.queries.get();
         fa.l2 = metric == Metric::kL2;
-        internal::launch_refine_topk(fa, sh.reranked.get(), static_cast<int>(nq), krs, k, sh.result.get(), sh.stream);
+        internal::launch_refine_topk(fa, cands, ld, static_cast<int>(nq), krs, k, sh.result.get(), sh.stream);
         st.refined += nq * size_t(krs);
       } else {
         internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, k, sh.result.get(), sh.stream);

@@ -11,8 +11,10 @@
 ///
 /// Search pipeline per GPU (shard):
 ///   queries ─FWHT rotation (same signs as quant's HadamardRotation)─▶ Πq, int8 Πq
-///     nq small: fused scan (16-byte coalesced loads, dp4a, several queries per pass) + block top-k
-///     nq large: dequantize tiles to fp16 + cuBLAS GEMM (tensor cores) + top-k
+///     fused scan (16-byte coalesced loads, int8 tensor cores (nibble codes) or dp4a, up to 32 queries per pass)
+///       + block top-k (thresholds in registers, lists compacted together, overflow re-offered)
+///     large batches at large d: dequantize tiles to int8 + cuBLAS int8 GEMM (int32: the fused scan's exact integer
+///       dot products, so both paths rank identically) + top-k
 ///   ─▶ k·rerank_factor candidates ─rerank in float with the chosen estimator (mse / renorm / QJL)─▶ top-k
 ///   optional exact refine (config.refine): the TQ stage returns k·refine_factor candidates, re-scored with the
 ///   raw vectors kept in device memory (fp16 or fp32) ─▶ top-k with exact distances (as faiss::IndexRefineFlat)
@@ -54,10 +56,10 @@ struct GpuSearchParams {
   Estimator estimator = Estimator::kMse;  ///< rerank estimator; also fixes the scan's per-vector factor
   int rerank_factor = 4;  ///< rescore the best k·rerank_factor scan candidates in float; 0 = no rerank
   int rerank_min = 16;    ///< ...but at least this many (when rerank_factor > 0)
-  /// Batches of at least this many queries use dequantize-to-fp16 + cuBLAS GEMM instead of the fused scan;
-  /// 0 = never; −1 = automatic (GEMM from 128 queries when the padded d is at least 512: there the tensor-core
-  /// GEMM of the dequantized tiles beats repeated passes of the fused scan; below, repeated fused passes win —
-  /// measured in bench/gpu, see bench/RESULTS.md).
+  /// Batches of at least this many queries use dequantize-to-int8 + cuBLAS int8 GEMM instead of the fused scan;
+  /// 0 = never; −1 = automatic (GEMM from 128 queries when the padded d is at least 512: on an H100 at d = 1536 the
+  /// GEMM wins from ~256 queries and the fused scan up to 64; at d = 128 the fused scan wins at every batch size,
+  /// the GEMM path being bound by the top-k over its int32 score matrix — bench/gpu, bench/RESULTS.md).
   int gemm_min_batch = -1;
   /// Exact refine, when the index keeps raw vectors (GpuIndexConfig::refine): the TQ stage (scan + rerank) keeps
   /// k·refine_factor candidates, which are re-scored exactly (float32 arithmetic) against the stored vectors; the

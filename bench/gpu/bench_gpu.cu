@@ -6,7 +6,7 @@
 // 10-recall@10 against exact fp32 brute force, achieved GB/s of code reads and the card's device-to-device copy
 // bandwidth (read + write) measured in the same run. Also the GPU encode rate (add_from_device).
 //
-// Usage: bench_gpu [--quick] [--configs 1536,128] [--nq 1,16,256,4096] [--variants 012345] [--out results.tsv]
+// Usage: bench_gpu [--quick] [--configs 1536,128] [--nq 1,16,256,4096] [--variants 01234567] [--out results.tsv]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -150,7 +150,7 @@ double time_median(F&& f, double min_total, int min_reps) {
 
 struct Filter {
   std::vector<size_t> nqs{1, 16, 256, 4096};
-  std::string variants = "012345";  // indices into kNames
+  std::string variants = "01234567";  // indices into kNames (6, 7: fused-only / GEMM-only path comparison)
 };
 
 void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quick, const Filter& filter,
@@ -240,23 +240,27 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
   for (size_t nq : filter.nqs) {
     if (quick && nq == 4096) continue;
     static const char* kNames[] = {"TQ4+renorm rr4",     "TQ4+renorm rr16",    "TQ4 +fp16 refine x4",
-                                   "TQ4 +fp16 refine x16", "TQ4 +fp32 refine x4", "fp16 brute force"};
+                                   "TQ4 +fp16 refine x16", "TQ4 +fp32 refine x4", "fp16 brute force",
+                                   "TQ4 rr4 fused only",  "TQ4 rr4 GEMM only"};
     constexpr int kBF = 5;
-    for (int variant = 0; variant <= kBF; ++variant) {
+    for (int variant = 0; variant <= 7; ++variant) {
       // 0: TQ rerank ×4 (default path choice), 1: TQ rerank ×16 (nq ≤ 16 only), 2–4: scan top k·refine_factor →
       // exact refine with the raw vectors kept on the GPU, 5: fp16 brute force
       if (variant == 1 && nq > 16) continue;
+      if (variant == 7 && nq < 16) continue;  // the GEMM path only for batches
       if (filter.variants.find(char('0' + variant)) == std::string::npos) continue;
       GpuSearchParams p;
       p.estimator = Estimator::kRenorm;
-      p.rerank_factor = variant == 1 ? 16 : variant >= 2 ? 0 : 4;
+      p.rerank_factor = variant == 1 ? 16 : (variant >= 2 && variant <= 4) ? 0 : 4;
       p.refine_factor = variant == 2 || variant == 4 ? 4 : variant == 3 ? 16 : 0;
-      GpuIndexTurboQuant& index = variant == 4 ? tq32 : variant >= 2 ? tq16 : tq;
+      if (variant == 6) p.gemm_min_batch = 0;  // path comparison: fused scan only / int8 GEMM only
+      if (variant == 7) p.gemm_min_batch = 1;
+      GpuIndexTurboQuant& index = variant == 4 ? tq32 : (variant >= 2 && variant <= 3) ? tq16 : tq;
       std::vector<float> D(nq * k);
       std::vector<int64_t> I(nq * k);
       GpuSearchStats st;
       auto run = [&] {
-        if (variant < kBF) {
+        if (variant != kBF) {
           index.search(nq, hq.data(), k, p, D.data(), I.data(), &st);
         } else {
           bf.search(nq, hq.data(), k, D.data(), I.data());
@@ -268,7 +272,7 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
       std::vector<float> Dr(ngt * k);
       for (size_t q0 = 0; q0 < ngt; q0 += nq) {
         const size_t c = std::min(nq, ngt - q0);
-        if (variant < kBF) {
+        if (variant != kBF) {
           index.search(c, hq.data() + q0 * d, k, p, Dr.data() + q0 * k, Ir.data() + q0 * k);
         } else {
           bf.search(c, hq.data() + q0 * d, k, Dr.data() + q0 * k, Ir.data() + q0 * k);
@@ -282,12 +286,12 @@ void run_config(size_t nb, int d, Metric metric, bool unit, double bw, bool quic
       r.qps = nq / t;
       r.recall = recall_at(Ir, gt, ngt, k);
       r.top1 = top1_in(Ir, gt, ngt, k);
-      r.gemm = variant < kBF && st.used_gemm;
+      r.gemm = variant != kBF && st.used_gemm;
       double bytes;
-      if (variant < kBF) {
-        // Fused scan: one pass over the codes per 16 queries (the pass size shared memory allows here with
-        // K = 40); GEMM path: one dequantizing pass per 4096 queries — the code bytes read once per pass.
-        const size_t passes = r.gemm ? 1 : (nq + 15) / 16;
+      if (variant != kBF) {
+        // Fused scan: one pass over the codes per 32 queries (16 up to nq = 16); GEMM path: one dequantizing pass
+        // per 4096 queries — the code bytes read once per pass.
+        const size_t passes = r.gemm ? 1 : (nq + 31) / 32;
         bytes = code_bytes * passes;
       } else {
         bytes = double(nb) * d * 2;
@@ -332,9 +336,9 @@ int main(int argc, char** argv) {
     } else if (!std::strcmp(argv[i], "--variants") && i + 1 < argc) filter.variants = argv[++i];
     else {
       std::fprintf(stderr,
-                   "usage: %s [--quick] [--configs 1536,128] [--nq 1,16,256,4096] [--variants 012345] [--out file.tsv]\n"
+                   "usage: %s [--quick] [--configs 1536,128] [--nq 1,16,256,4096] [--variants 01234567] [--out file.tsv]\n"
                    "variants: 0 TQ rr4, 1 TQ rr16 (nq <= 16), 2 +fp16 refine x4, 3 +fp16 refine x16, 4 +fp32 refine x4, "
-                   "5 fp16 brute force\n",
+                   "5 fp16 brute force, 6 TQ rr4 fused scan only, 7 TQ rr4 int8 GEMM only\n",
                    argv[0]);
       return 2;
     }

@@ -115,6 +115,28 @@ struct TopKLists {
     for (int l = 0; l < L; ++l) any = any || cnt[l] > limit;  // read after the barrier: uniform over the block
     if (any) compact_all(L);
   }
+  /// Overflow protocol (lists smaller than a round's worst case): offers use try_offer(), which reports a candidate
+  /// that found its list full; after the round the block calls settle(): when a list overflowed, all lists are
+  /// compacted and settle() returns true, and the threads re-offer their reported candidates (those still above the
+  /// new thresholds), then call settle() again, until it returns false. The decision is read from shared memory
+  /// after a barrier: uniform over the block. Needs B > K.
+  /// @return false when the candidate is above the threshold but its list is full (offer it again after settle)
+  __device__ __forceinline__ bool try_offer(int l, float s, int32_t id) {
+    if (!(s > thr[l])) return true;
+    const int pos = atomicAdd(&cnt[l], 1);
+    if (pos < B) {
+      buf[l * B + pos] = Cand{s, id};
+      return true;
+    }
+    return false;
+  }
+  __device__ bool settle(int L) {
+    __syncthreads();
+    bool over = false;
+    for (int l = 0; l < L; ++l) over = over || cnt[l] > B;  // read after the barrier: uniform
+    if (over) compact_all(L);                              // clamps counts to B, keeps the best K
+    return over;
+  }
   /// Final: sort every list and write its best K (padding: score −FLT_MAX, id −1) to out + l·out_stride_lists.
   __device__ void write(int L, Cand* out, int out_stride_lists) {
     compact_all(L);

@@ -80,8 +80,8 @@ __device__ float row_score(const void* vectors, int d, const float* qv, int32_t 
 }
 
 template <bool FP16>
-__global__ void __launch_bounds__(kRefineThreads) refine_kernel(RefineArgs a, const Cand* __restrict__ cands, int kin,
-                                                                int k, int B, Cand* out) {
+__global__ void __launch_bounds__(kRefineThreads) refine_kernel(RefineArgs a, const Cand* __restrict__ cands, int ld,
+                                                                int kin, int k, int B, Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
   Cand* buf = reinterpret_cast<Cand*>(smem);
   const int qi = blockIdx.x;
@@ -90,7 +90,7 @@ __global__ void __launch_bounds__(kRefineThreads) refine_kernel(RefineArgs a, co
   __syncthreads();
   const float* qv = a.queries + size_t(qi) * a.d;
   for (int i = warp; i < kin; i += kRefineWarps) {
-    const Cand in = cands[size_t(qi) * kin + i];  // uniform over the warp
+    const Cand in = cands[size_t(qi) * ld + i];  // uniform over the warp
     if (in.id < 0) continue;
     const float r = row_score<FP16>(a.vectors, a.d, qv, in.id, a.l2, lane);
     if (lane == 0) buf[i] = Cand{a.l2 ? -r : r, in.id};
@@ -118,10 +118,11 @@ __global__ void store_raw_kernel(const float* __restrict__ x, size_t total, int 
 
 }  // namespace
 
-void launch_refine_topk(const RefineArgs& a, const Cand* cands, int nq, int kin, int k, Cand* out,
+void launch_refine_topk(const RefineArgs& a, const Cand* cands, int ld, int nq, int kin, int k, Cand* out,
                         cudaStream_t stream) {
   if (nq == 0) return;
-  TQ_CHECK(kin >= 1 && k >= 1, "GPU refine: needs at least one candidate and k >= 1 (got " << kin << ", " << k << ")");
+  TQ_CHECK(kin >= 1 && k >= 1 && ld >= kin,
+           "GPU refine: needs 1 <= candidates <= row stride and k >= 1 (got " << kin << ", " << ld << ", " << k << ")");
   TQ_CHECK(reinterpret_cast<uintptr_t>(a.queries) % 16 == 0, "GPU refine: query buffer must be 16-byte aligned");
   int B = 1;
   while (B < kin) B *= 2;
@@ -129,11 +130,11 @@ void launch_refine_topk(const RefineArgs& a, const Cand* cands, int nq, int kin,
   if (a.fp16) {
     TQ_CUDA_CHECK(cudaFuncSetAttribute(refine_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(smem)));
-    refine_kernel<true><<<nq, kRefineThreads, smem, stream>>>(a, cands, kin, k, B, out);
+    refine_kernel<true><<<nq, kRefineThreads, smem, stream>>>(a, cands, ld, kin, k, B, out);
   } else {
     TQ_CUDA_CHECK(cudaFuncSetAttribute(refine_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(smem)));
-    refine_kernel<false><<<nq, kRefineThreads, smem, stream>>>(a, cands, kin, k, B, out);
+    refine_kernel<false><<<nq, kRefineThreads, smem, stream>>>(a, cands, ld, kin, k, B, out);
   }
   TQ_CHECK_LAUNCH("refine_kernel");
 }

@@ -21,10 +21,10 @@ struct RefineArgs {
   bool l2 = false;                 ///< score −‖q − x‖² instead of ⟨q, x⟩
 };
 
-/// cands: (nq, kin) shard-local ids (−1 = none). out: (nq, k) best first: ⟨q, x⟩, or −‖q − x‖² for L2 (larger is
+/// cands: row i at cands + i·ld (ld ≥ kin), its first kin entries are re-scored; shard-local ids (−1 = none). out: (nq, k) best first: ⟨q, x⟩, or −‖q − x‖² for L2 (larger is
 /// better), ids −1 past the candidates. Sums in float, each lane over a fixed coordinate subset, then a fixed
 /// shuffle tree: deterministic.
-void launch_refine_topk(const RefineArgs& a, const Cand* cands, int nq, int kin, int k, Cand* out,
+void launch_refine_topk(const RefineArgs& a, const Cand* cands, int ld, int nq, int kin, int k, Cand* out,
                         cudaStream_t stream);
 
 /// Stores rows as the refine stage keeps them: fp32 copy, or fp16 (round to nearest). Rows whose values do not

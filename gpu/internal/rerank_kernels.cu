@@ -10,7 +10,7 @@
 namespace tqsearch::gpu::internal {
 namespace {
 
-constexpr int kRerankThreads = 512;
+constexpr int kRerankThreads = 1024;  // 32 warps: one or two candidates each for k·rerank_factor ≤ 64
 
 __device__ inline float load_f32(const uint8_t* p) {
   return __uint_as_float(uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24));
@@ -23,6 +23,19 @@ constexpr int kStage = 1024;  // coordinates staged per pass (floats per warp in
 /// Adds stage[0, cnt) to acc one by one in order (every lane does the same adds: the CPU's sequential sum).
 __device__ __forceinline__ float sequential_sum(float acc, const float* stage, int cnt) {
   int s = 0;
+  // 16 values loaded ahead of their adds (the loads do not wait on the add chain); adds stay in order.
+  for (; s + 16 <= cnt; s += 16) {
+    float4 v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) v[u] = *reinterpret_cast<const float4*>(stage + s + 4 * u);
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      acc = __fadd_rn(acc, v[u].x);
+      acc = __fadd_rn(acc, v[u].y);
+      acc = __fadd_rn(acc, v[u].z);
+      acc = __fadd_rn(acc, v[u].w);
+    }
+  }
   for (; s + 4 <= cnt; s += 4) {
     const float4 v = *reinterpret_cast<const float4*>(stage + s);
     acc = __fadd_rn(acc, v.x);
@@ -53,8 +66,10 @@ __device__ float exact_score_warp(const QuantView& q, const RerankArgs& a, int q
   for (int j0 = 0; j0 < q.d; j0 += kStage) {
     const int cnt = min(kStage, q.d - j0);
     const int b0 = bit_start(q, j0) >> 3, b1 = (bit_start(q, j0 + cnt) + 7) >> 3;
-    for (int i = lane; i < b1 - b0; i += 32) cbuf[i] = code[b0 + i];
+#pragma unroll 8
+    for (int i = lane; i < b1 - b0; i += 32) cbuf[i] = code[b0 + i];  // independent loads in flight together
     __syncwarp();
+#pragma unroll 8
     for (int t = lane; t < cnt; t += 32) {
       const int j = j0 + t;
       const bool hi = j < q.num_high;

@@ -45,6 +45,17 @@ __device__ __forceinline__ void load8(const float* p, size_t c, size_t end, bool
   for (int u = 0; u < 8; ++u) raw[u] = c + u < end ? p[c + u] : 0.0f;
 }
 
+__device__ __forceinline__ void load8(const int32_t* p, size_t c, size_t end, bool vec, float raw[8]) {
+  if (vec && c + 8 <= end) {
+    const int4 a = *reinterpret_cast<const int4*>(p + c), b = *reinterpret_cast<const int4*>(p + c + 4);
+    raw[0] = float(a.x), raw[1] = float(a.y), raw[2] = float(a.z), raw[3] = float(a.w);
+    raw[4] = float(b.x), raw[5] = float(b.y), raw[6] = float(b.z), raw[7] = float(b.w);
+    return;
+  }
+#pragma unroll
+  for (int u = 0; u < 8; ++u) raw[u] = c + u < end ? float(p[c + u]) : 0.0f;
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __restrict__ scores, size_t ld, size_t len,
                                                                     int64_t id_base, ScoreTransform tf, int K, int B,
@@ -192,6 +203,8 @@ void launch_select_scores(const T* scores, size_t ld, size_t len, int nq, int64_
 
 template void launch_select_scores<half>(const half*, size_t, size_t, int, int64_t, const ScoreTransform&, int, int,
                                          Cand*, int, int, cudaStream_t);
+template void launch_select_scores<int32_t>(const int32_t*, size_t, size_t, int, int64_t, const ScoreTransform&, int,
+                                            int, Cand*, int, int, cudaStream_t);
 template void launch_select_scores<float>(const float*, size_t, size_t, int, int64_t, const ScoreTransform&, int, int,
                                           Cand*, int, int, cudaStream_t);
 

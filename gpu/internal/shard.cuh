@@ -49,8 +49,8 @@ struct Shard {
   DeviceBuffer<float> xbuf;
   DeviceBuffer<unsigned long long> flag, flag_range;
   DeviceBuffer<float> queries, rotated, qnorm, qscale, sketch;
-  DeviceBuffer<int8_t> q8;
-  DeviceBuffer<__half> qhalf, dequant, scores;
+  DeviceBuffer<int8_t> q8, dequant8;
+  DeviceBuffer<int32_t> scores32;
   DeviceBuffer<Cand> cand, merged, reranked, result;
   cudaEvent_t events[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};  // stage timings (collect_timings)
   void create_events();
