@@ -673,11 +673,13 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
   TQ_CHECK(params.gemm_min_batch >= -1,
            "GpuIndexTurboQuant::search: gemm_min_batch must be >= -1 (-1 = automatic), got " << params.gemm_min_batch);
   const int d = impl_->d;
-  check_finite_host(nq, d, queries, "GpuIndexTurboQuant::search: query");
   const bool l2 = impl_->metric == Metric::kL2;
   const float pad = l2 ? FLT_MAX : -FLT_MAX;
   const size_t ntotal = impl_->ntotal;
+  // Non-finite queries: checked on the GPU by the query preparation (its ‖q‖ is NaN exactly when a value is
+  // not finite), read back with the results; here only when no GPU work follows.
   if (ntotal == 0) {
+    check_finite_host(nq, d, queries, "GpuIndexTurboQuant::search: query");
     std::fill(distances, distances + nq * k, pad);
     std::fill(labels, labels + nq * k, int64_t(-1));
     return;
@@ -727,6 +729,15 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
       total.ms_scan += st[s].ms_scan;
       total.ms_merge += st[s].ms_merge;
       total.ms_rerank += st[s].ms_rerank;
+    }
+    for (size_t i = 0; i < cnt; ++i) {
+      if (std::isnan(qn[0][i])) {
+        const float* row = qp + i * d;
+        int j = 0;
+        while (j < d - 1 && std::isfinite(row[j])) ++j;
+        TQ_THROW("GpuIndexTurboQuant::search: query " << q0 + i << " has a non-finite value (" << row[j]
+                                                      << ") at column " << j << "; only finite floats are allowed");
+      }
     }
     // Merge the shards' top-k: by score, then by smaller global id (the CPU order).
     struct G {

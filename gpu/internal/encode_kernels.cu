@@ -401,7 +401,9 @@ __global__ void __launch_bounds__(kThreads) prepare_kernel(QuantView q, const fl
       ss += v * v;
     }
     ss = warp_sum(ss);
-    if (lane == 0) qnorm[r0 + t] = static_cast<float>(sqrt(ss));
+    // ss is a sum of squares of floats in double: it cannot overflow, so it is finite exactly when every value is.
+    // A non-finite query gets ‖q‖ = NaN, which the host turns into an error.
+    if (lane == 0) qnorm[r0 + t] = isfinite(ss) ? static_cast<float>(sqrt(ss)) : __int_as_float(0x7fffffff);
   }
   __syncthreads();  // the norms read xs; the rotation writes it
   rotate_rows_fast(xs, ld, nrows, d, q.p, q.rounds, q.rot_signs);

@@ -44,7 +44,7 @@ void launch_encode(const QuantView& q, const float* x, size_t n, const EncodeTar
 void launch_layout_from_codes(const QuantView& q, const uint8_t* row_codes, size_t n, const EncodeTarget& out,
                               cudaStream_t stream);
 
-/// Query preparation for nq queries (device (nq, d) float32, finite):
+/// Query preparation for nq queries (device (nq, d) float32; a query with a non-finite value gets qnorm NaN):
 ///   rotated (nq, d) = Π·q bit-identical to the CPU; qnorm (nq) = ‖q‖; q8 (nq, dp) int8 and qscale (nq) with
 ///   Πq ≈ qscale·q8; qhalf (nq, dp) fp16 Πq/max|Πq| (may be null); sketch (nq, d) = S·Π·q for structured QJL (may be null).
 void launch_prepare_queries(const QuantView& q, const float* queries, size_t nq, float* rotated, float* qnorm,

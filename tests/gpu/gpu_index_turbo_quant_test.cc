@@ -392,6 +392,25 @@ TEST(GpuIndexTurboQuant, RejectsBadInput) {
   std::vector<float> bad(x.begin(), x.begin() + d);
   bad[3] = std::numeric_limits<float>::infinity();
   EXPECT_THROW(index.search(1, bad.data(), 5, {}, D.data(), I.data()), Error);
+  // A NaN in the third of three queries (checked on the GPU): the message names the query and the column, on the
+  // fused and the GEMM path, and on an empty index (checked on the host).
+  std::vector<float> three(x.begin(), x.begin() + 3 * d);
+  three[2 * d + 5] = std::numeric_limits<float>::quiet_NaN();
+  GpuIndexTurboQuant empty(d, opts(4, false), Metric::kInnerProduct);
+  for (int gemm : {0, 1, 2}) {
+    GpuSearchParams p;
+    p.gemm_min_batch = gemm == 2 ? 0 : gemm;
+    try {
+      (gemm == 2 ? empty : index).search(3, three.data(), 5, p, D.data(), I.data());
+      FAIL() << "expected tqsearch::Error";
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_TRUE(m.find("query 2") != std::string::npos || m.find("row 2") != std::string::npos) << m;
+      EXPECT_NE(m.find("column 5"), std::string::npos) << m;
+    }
+  }
+  EXPECT_NO_THROW(index.search(1, x.data(), 5, {}, D.data(), I.data()));  // still usable
+  EXPECT_GE(I[0], 0);
   EXPECT_THROW(index.search(1, nullptr, 5, {}, D.data(), I.data()), Error);
   EXPECT_THROW(index.add(1, nullptr), Error);
   EXPECT_THROW(GpuIndexTurboQuant(0, {}, Metric::kInnerProduct), Error);
