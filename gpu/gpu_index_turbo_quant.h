@@ -5,7 +5,8 @@
 ///
 /// The codes are the row codes of tqsearch::TurboQuantizer, byte for byte (see quant/turbo_quantizer.h): an
 /// index built on the CPU (IndexTurboQuant / FlatScanner) can be loaded here with add_codes(), and codes()
-/// returns what the CPU side needs to search an index built here. Beside the row codes each GPU keeps a scan
+/// returns what the CPU side needs to search an index built here. index/gpu_conversion.h (FAISS builds) wraps
+/// this as index_cpu_to_gpu / index_gpu_to_cpu, so a GPU index is saved and loaded through its CPU form. Beside the row codes each GPU keeps a scan
 /// layout (tiles of 32 vectors, 16-byte chunks, coordinates dequantized through a 16-entry int8 table) and the
 /// per-vector factors.
 ///

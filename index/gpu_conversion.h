@@ -31,7 +31,8 @@ std::unique_ptr<gpu::GpuIndexTurboQuant> index_cpu_to_gpu(const faiss::Index& cp
                                                           const gpu::GpuIndexConfig& config = {});
 
 /// The CPU form of `gpu`: an IndexTurboQuant with identical codes (ids 0..ntotal−1 in the same order), wrapped in a
-/// faiss::IndexRefineFlat (k_factor = refine_factor) over the kept raw vectors when the GPU index keeps them.
+/// faiss::IndexRefineFlat (k_factor = refine_factor) over the kept raw vectors when the GPU index keeps them
+/// (RefineStorage::kFp16: the fp16-rounded values, as the GPU refines with them).
 /// @param search  default search parameters of the CPU index (estimator must be supported by the codes); null:
 ///                the renorm estimator when the codes store ρ, else mse, and FlatSearchParams' other defaults
 /// @param refine_factor  k_factor of the IndexRefineFlat (>= 1; only used when the GPU index keeps raw vectors)
