@@ -118,9 +118,12 @@ int main(int argc, char** argv) {
       const std::string tq = "TQ" + std::to_string(b);
       const double t_tq = tq_build_seconds(d, tq, x, n, reps);
       const double t_tqc = tq_build_seconds(d, tq + ",Center", x, n, reps);
-      const int m = d * b / 8;
+      // FAISS IndexPQ needs M | d: the divisor of d closest to d·b/8 (d = 100, 1 bit: PQ10x8 for 12.5 bytes).
+      int m = 1;
+      for (int c = 1; c <= d; ++c)
+        if (d % c == 0 && std::fabs(c - d * b / 8.0) < std::fabs(m - d * b / 8.0)) m = c;
       double t_pq = -1;
-      if (pq && m >= 1 && d % m == 0 && (last_pq_per_m == 0 || last_pq_per_m * m <= pq_limit)) {
+      if (pq && (last_pq_per_m == 0 || last_pq_per_m * m <= pq_limit)) {
         faiss::IndexPQ index(d, size_t(m), 8, faiss::METRIC_L2);
         index.verbose = false;
         const double t0 = thread_cpu_seconds();
