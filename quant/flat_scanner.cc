@@ -631,7 +631,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
   if (!split_codes) {
     // Threads take batches of B queries; prepare and scan inside the batch (keeps memory O(threads·B)).
     const size_t nbatches = (nq + B - 1) / B;
-#pragma omp parallel for schedule(dynamic) reduction(+ : total_reranked, total_pruned)
+#pragma omp parallel for schedule(dynamic) reduction(+ : total_reranked, total_pruned) if (nbatches > 1)
     for (size_t bi = 0; bi < nbatches; ++bi) {
       const size_t q0 = bi * B;
       const int nb = static_cast<int>(std::min<size_t>(B, nq - q0));
