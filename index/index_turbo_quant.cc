@@ -179,6 +179,22 @@ float IndexTurboQuant::mean_dot(const float* q) const {
   return float(s);
 }
 
+void IndexTurboQuant::encode_rows(idx_t n, const float* x, uint8_t* out, std::vector<float>& buf,
+                                  const char* what) const {
+  if (metric_ == IndexMetric::kCosine || !mean_.empty()) {
+    tq_->encode(size_t(n), prepare_input(n, x, buf, what, true), out);
+    return;
+  }
+  // Rows go to the quantizer as they are: its encode checks every row (NaN/Inf, overflow) from the norm it computes
+  // anyway, so the separate finite pass runs only to word the error in this index's terms.
+  try {
+    tq_->encode(size_t(n), x, out);
+  } catch (const Error&) {
+    prepare_input(n, x, buf, what, false);  // throws "IndexTurboQuant::<what>: vector i has a non-finite value ..."
+    throw;                                  // overflow: the quantizer's message
+  }
+}
+
 void IndexTurboQuant::check_trained(const char* what) const {
   TQ_CHECK(is_trained && (!options_.center || mean_.size() == size_t(d)),
            "IndexTurboQuant::" << what
@@ -246,8 +262,7 @@ void IndexTurboQuant::add(idx_t n, const float* x) {
     const idx_t rows = chunk_rows(d);
     for (idx_t i0 = 0; i0 < n; i0 += rows) {
       const idx_t ni = std::min<idx_t>(n - i0, rows);
-      const float* xi = prepare_input(ni, x + size_t(i0) * size_t(d), buf, "add", true);
-      tq_->encode(size_t(ni), xi, codes.data() + old_size + size_t(i0) * code_size);
+      encode_rows(ni, x + size_t(i0) * size_t(d), codes.data() + old_size + size_t(i0) * code_size, buf, "add");
     }
     scanner_->add(size_t(n), codes.data() + old_size);
   } catch (...) {
@@ -522,8 +537,7 @@ void IndexTurboQuant::sa_encode(idx_t n, const float* x, uint8_t* bytes) const {
   TQ_CHECK(x != nullptr && bytes != nullptr, "IndexTurboQuant::sa_encode: null input or output");
   check_trained("sa_encode");
   std::vector<float> buf;
-  const float* xi = prepare_input(n, x, buf, "sa_encode", true);
-  tq_->encode(size_t(n), xi, bytes);
+  encode_rows(n, x, bytes, buf, "sa_encode");
 }
 
 void IndexTurboQuant::sa_decode(idx_t n, const uint8_t* bytes, float* x) const {

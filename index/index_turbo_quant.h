@@ -180,6 +180,8 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   /// `subtract_mean` and the index is centered. Returns x or `buf`'s data.
   const float* prepare_input(idx_t n, const float* x, std::vector<float>& buf, const char* what,
                              bool subtract_mean) const;
+  /// Codes of n rows as add() stores them (normalized / centered as the index requires) into out (n, code_size).
+  void encode_rows(idx_t n, const float* x, uint8_t* out, std::vector<float>& buf, const char* what) const;
   /// Throws unless the index can encode/decode (trained when centering is on).
   void check_trained(const char* what) const;
   void search_selected(idx_t n, const float* x, idx_t k, const FlatSearchParams& p, const faiss::IDSelector& sel,
