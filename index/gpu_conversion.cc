@@ -47,6 +47,10 @@ CpuParts parts_of(const faiss::Index& cpu, const char* who) {
            who << ": metric " << index_metric_name(p.tq->metric())
                << " has no GPU form (the GPU index does not normalize queries); use inner product over normalized "
                   "vectors");
+  // Centered codes are codes of x − μ: the GPU index has no μ, so its distances would be silently wrong.
+  TQ_CHECK(!p.tq->options().center,
+           who << ": centered indexes (options.center / \",Center\") have no GPU form yet (the GPU index stores no "
+                  "mean); build the index without centering, or subtract the mean from vectors and queries yourself");
   return p;
 }
 

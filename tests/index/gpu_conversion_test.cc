@@ -70,6 +70,19 @@ TEST(GpuConversion, RejectsIndexesWithoutGpuFormBeforeTouchingTheDevice) {
   faiss::IndexFlatL2 base(d), refine_flat(d);
   faiss::IndexRefine not_tq(&base, &refine_flat);  // base is not an IndexTurboQuant
   EXPECT_THROW(index_cpu_to_gpu(not_tq), Error);
+  IndexTurboQuantOptions co;
+  co.center = true;
+  IndexTurboQuant centered(d, IndexMetric::kL2, co);
+  std::vector<float> x(64 * d);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 7) + 3.0f;
+  centered.train(64, x.data());
+  try {
+    index_cpu_to_gpu(centered);
+    FAIL() << "expected tqsearch::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("centered"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(gpu_search_params_for(centered), Error);
 }
 
 TEST(GpuConversion, NoDeviceGivesAClearError) {
