@@ -21,66 +21,64 @@ struct Cand {
 // Best first: higher score, then smaller id.
 inline bool better(const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); }
 
-// Top-`cap` collector for scan candidates (amortized O(1) per push, unlike a heap's O(log cap)): candidates go
-// into a buffer of 2·cap; when it is full, the cap-th best score T is found among the buffered scores (a float
-// selection) and the buffer keeps the scores above T plus the first (smallest-row) ties of T up to cap; T becomes
-// the threshold. Pushes must beat it strictly, so a later candidate that ties it is dropped — scans push rows in
-// increasing order, which makes "smaller id wins ties" hold for the kept set.
+// Top-`cap` collector for scan candidates. The threshold is exact (the cap-th best score pushed so far, kept in a
+// min-heap of floats: cheap compares, no id tie-break), so only rows that can still be in the top-cap are pushed;
+// their (score, row) pairs are appended to a buffer that is filtered by the threshold when it reaches 4·cap, and
+// the final top-cap is selected by (score desc, row asc) once, in items(). Pushes must beat the threshold strictly:
+// scans push rows in increasing order, so a later row that ties the cap-th best loses, which is the
+// "smaller id wins ties" rule.
 class TopK {
  public:
   explicit TopK(size_t cap) : cap_(cap) {
-    buf_.reserve(2 * cap);
-    tmp_.reserve(2 * cap);
+    heap_.reserve(cap);
+    buf_.reserve(4 * cap);
   }
   float threshold() const { return thr_; }
   void push(float s, int64_t id) {
     buf_.push_back({s, id});
-    if (buf_.size() == 2 * cap_) shrink();
+    if (heap_.size() < cap_) {
+      heap_.push_back(s);
+      std::push_heap(heap_.begin(), heap_.end(), std::greater<float>());
+      if (heap_.size() == cap_) thr_ = heap_.front();
+    } else {
+      // Replace the minimum and sift down (half the work of pop_heap + push_heap).
+      const size_t n = heap_.size();
+      size_t i = 0;
+      for (;;) {
+        const size_t l = 2 * i + 1;
+        if (l >= n) break;
+        const size_t m = (l + 1 < n && heap_[l + 1] < heap_[l]) ? l + 1 : l;
+        if (!(heap_[m] < s)) break;
+        heap_[i] = heap_[m];
+        i = m;
+      }
+      heap_[i] = s;
+      thr_ = heap_.front();
+    }
+    if (buf_.size() >= 4 * cap_) compact();
   }
   /// The best min(cap, pushed) candidates, unordered.
   std::vector<Cand>& items() {
-    if (buf_.size() > cap_) shrink();
+    if (buf_.size() > cap_) {
+      std::nth_element(buf_.begin(), buf_.begin() + (cap_ - 1), buf_.end(), better);
+      buf_.resize(cap_);
+    }
     return buf_;
   }
 
  private:
-  void shrink() {
-    tmp_.resize(buf_.size());
-    for (size_t i = 0; i < buf_.size(); ++i) tmp_[i] = buf_[i].s;
-    std::nth_element(tmp_.begin(), tmp_.begin() + (cap_ - 1), tmp_.end(), std::greater<float>());
-    const float t = tmp_[cap_ - 1];
-    size_t above = 0;
-    for (const Cand& c : buf_) above += c.s > t;
-    size_t ties_left = cap_ - above;  // >= 1: t itself is buffered
-    // Ties of t keep the smallest rows (buffer order is row order within one scan, not across merges).
-    if (ties_left > 0) {
-      std::vector<int64_t> tie_ids;
-      for (const Cand& c : buf_)
-        if (c.s == t) tie_ids.push_back(c.id);
-      if (tie_ids.size() > ties_left) {
-        std::nth_element(tie_ids.begin(), tie_ids.begin() + (ties_left - 1), tie_ids.end());
-        const int64_t max_id = tie_ids[ties_left - 1];
-        size_t w = 0;
-        for (const Cand& c : buf_)
-          if (c.s > t || (c.s == t && c.id <= max_id && ties_left > 0)) {
-            if (c.s == t) --ties_left;
-            buf_[w++] = c;
-          }
-        buf_.resize(w);
-        thr_ = t;
-        return;
-      }
-    }
+  // Drop rows below the cap-th best; at least cap rows remain (those of the heap, ties included).
+  void compact() {
     size_t w = 0;
     for (const Cand& c : buf_)
-      if (c.s >= t) buf_[w++] = c;
+      if (c.s >= thr_) buf_[w++] = c;
     buf_.resize(w);
-    thr_ = t;
+    if (buf_.size() >= 4 * cap_) items();  // only with massive ties at the threshold
   }
   size_t cap_;
   float thr_ = -INFINITY;
+  std::vector<float> heap_;
   std::vector<Cand> buf_;
-  std::vector<float> tmp_;
 };
 
 constexpr size_t kChunkBlocks = 64;  // 8-bit path: 2048 vectors per kernel call, accumulators stay in L1/L2
