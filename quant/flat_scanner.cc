@@ -441,6 +441,27 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
 
   size_t total_reranked = 0, total_pruned = 0;
 
+  // The fields of a fused scan over blocks [b0, b1) for nb queries that both scans share; the caller adds the sink
+  // (and the slack for bounded scans).
+  auto fused_scan = [&](size_t b0, size_t b1, int nb, const uint8_t* const* lp, const std::vector<float>& scale,
+                        const std::vector<float>& bias, std::vector<float>& thr) {
+    internal::FusedScan fs;
+    fs.blocks = codes_.data() + b0 * bb;
+    fs.nblocks = b1 - b0;
+    fs.g2 = codes_.num_groups_padded();
+    fs.luts = lp;
+    fs.nq = nb;
+    fs.scale = scale.data();
+    fs.bias = bias.data();
+    fs.mult = mult + b0 * 32;
+    fs.add = add ? add + b0 * 32 : nullptr;
+    fs.first_row = b0 * 32;
+    fs.nvalid = std::min((b1 - b0) * 32, ntotal - b0 * 32);
+    fs.threshold = thr.data();
+    fs.lut_max = lut_max;
+    return fs;
+  };
+
   // Bounded scans: blocks [b0, b1) for queries [q0, q0+nb); rows passing the bound are rescored into tops.
   auto scan_bounded = [&](const std::vector<PreparedQuery>& pq, const std::vector<QueryLut>& luts, size_t q0, int nb,
                          size_t b0, size_t b1, std::vector<ExactTopK>& tops, size_t* evaluated) {
@@ -471,22 +492,9 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       }
       ctx.eps_dot = eps_dot.data();
     }
-    internal::FusedScan fs;
-    fs.blocks = codes_.data() + b0 * bb;
-    fs.nblocks = b1 - b0;
-    fs.g2 = codes_.num_groups_padded();
-    fs.luts = lp.data();
-    fs.nq = nb;
-    fs.scale = scale.data();
-    fs.bias = bias.data();
-    fs.mult = mult + b0 * 32;
-    fs.add = add ? add + b0 * 32 : nullptr;
+    internal::FusedScan fs = fused_scan(b0, b1, nb, lp.data(), scale, bias, thr);
     fs.slack = slack + b0 * 32;
     fs.slack_scale = sscale.data();
-    fs.first_row = b0 * 32;
-    fs.nvalid = std::min((b1 - b0) * 32, ntotal - b0 * 32);
-    fs.threshold = thr.data();
-    fs.lut_max = lut_max;
     fs.sink = push_prefix;
     fs.ctx = &ctx;
     internal::scan_fused(params.level, fs);
@@ -511,20 +519,8 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
         thr[i] = heaps[i].threshold();
       }
       SinkContext ctx{heaps.data(), thr.data()};
-      internal::FusedScan fs;
-      fs.blocks = codes_.data() + b0 * bb;
-      fs.nblocks = b1 - b0;
-      fs.g2 = codes_.num_groups_padded();
-      fs.luts = reinterpret_cast<const uint8_t* const*>(lp.data());
-      fs.nq = nb;
-      fs.scale = scale.data();
-      fs.bias = bias.data();
-      fs.mult = mult + b0 * 32;
-      fs.add = add ? add + b0 * 32 : nullptr;
-      fs.first_row = b0 * 32;
-      fs.nvalid = std::min((b1 - b0) * 32, ntotal - b0 * 32);
-      fs.threshold = thr.data();
-      fs.lut_max = lut_max;
+      internal::FusedScan fs =
+          fused_scan(b0, b1, nb, reinterpret_cast<const uint8_t* const*>(lp.data()), scale, bias, thr);
       fs.sink = push_candidates;
       fs.ctx = &ctx;
       internal::scan_fused(params.level, fs);

@@ -63,6 +63,21 @@ Built build(const std::vector<float>& x, int d, const TurboQuantizerOptions& o, 
   return b;
 }
 
+// The estimator's own top-k for one prepared query, by brute force over every code: (−score, row) pairs sorted
+// best first (score = the IP estimate, or 2·ip − ‖x‖² for L2, as FlatScanner ranks).
+std::vector<std::pair<float, int64_t>> estimator_topk(const Built& b, const PreparedQuery& pq, size_t n, int k,
+                                                      Estimator e, Metric m) {
+  std::vector<std::pair<float, int64_t>> s(n);
+  for (size_t v = 0; v < n; ++v) {
+    const uint8_t* c = b.rows.data() + v * b.tq->code_size();
+    const float ip = b.tq->inner_product(pq, c, e);
+    const float nx = b.tq->factors(c).norm;
+    s[v] = {m == Metric::kL2 ? -(2 * ip - nx * nx) : -ip, int64_t(v)};
+  }
+  std::partial_sort(s.begin(), s.begin() + k, s.end());
+  return s;
+}
+
 // With every vector reranked, the scanner returns exactly the estimator's own top-k: the scan only selects.
 TEST(FlatScanner, FullRerankEqualsBruteForceOverTheEstimator) {
   const int d = 64, k = 10;
@@ -85,14 +100,7 @@ TEST(FlatScanner, FullRerankEqualsBruteForceOverTheEstimator) {
       b.scanner->search(nq, q.data(), b.rows.data(), k, p, D.data(), I.data());
       for (size_t i = 0; i < nq; ++i) {
         const PreparedQuery pq = b.tq->prepare_query(q.data() + i * d);
-        std::vector<std::pair<float, int64_t>> s(n);
-        for (size_t v = 0; v < n; ++v) {
-          const uint8_t* c = b.rows.data() + v * b.tq->code_size();
-          const float ip = b.tq->inner_product(pq, c, e);
-          const float nx = b.tq->factors(c).norm;
-          s[v] = {m == Metric::kL2 ? -(2 * ip - nx * nx) : -ip, int64_t(v)};
-        }
-        std::partial_sort(s.begin(), s.begin() + k, s.end());
+        const auto s = estimator_topk(b, pq, n, k, e, m);
         for (int r = 0; r < k; ++r) {
           EXPECT_EQ(I[i * k + r], s[r].second) << "query " << i << " rank " << r;
           const float want = m == Metric::kL2 ? pq.norm * pq.norm + s[r].first : -s[r].first;
@@ -224,14 +232,7 @@ TEST(FlatScanner, PrefixLayoutRescoresWithTheFullCodes) {
         EXPECT_EQ(st.reranked, nq * n) << what;
         for (size_t i = 0; i < nq; ++i) {
           const PreparedQuery pq = b.tq->prepare_query(q.data() + i * d);
-          std::vector<std::pair<float, int64_t>> s(n);
-          for (size_t v = 0; v < n; ++v) {
-            const uint8_t* c = b.rows.data() + v * b.tq->code_size();
-            const float ip = b.tq->inner_product(pq, c, e);
-            const float nx = b.tq->factors(c).norm;
-            s[v] = {m == Metric::kL2 ? -(2 * ip - nx * nx) : -ip, int64_t(v)};
-          }
-          std::partial_sort(s.begin(), s.begin() + k, s.end());
+          const auto s = estimator_topk(b, pq, n, k, e, m);
           for (int r = 0; r < k; ++r) {
             ASSERT_EQ(I[i * k + r], s[r].second) << what << " query " << i << " rank " << r;
             const float want = m == Metric::kL2 ? pq.norm * pq.norm + s[r].first : -s[r].first;
@@ -372,14 +373,7 @@ TEST(FlatScanner, SplitScanCoversEveryBlockAndBoundedModesStayExact) {
       // Brute force over the estimator.
       for (size_t i = 0; i < nq && k <= int(n); ++i) {
         const PreparedQuery pq = b.tq->prepare_query(q.data() + i * d);
-        std::vector<std::pair<float, int64_t>> s(n);
-        for (size_t v = 0; v < n; ++v) {
-          const uint8_t* c = b.rows.data() + v * b.tq->code_size();
-          const float ip = b.tq->inner_product(pq, c, Estimator::kRenorm);
-          const float nx = b.tq->factors(c).norm;
-          s[v] = {-(2 * ip - nx * nx), int64_t(v)};
-        }
-        std::partial_sort(s.begin(), s.begin() + k, s.end());
+        const auto s = estimator_topk(b, pq, n, k, Estimator::kRenorm, Metric::kL2);
         for (int r = 0; r < k; ++r) ASSERT_EQ(In[i * k + r], s[r].second) << "mode " << mode << " k " << k;
       }
     }
