@@ -134,6 +134,28 @@ void BM_BuildFaissPQ(benchmark::State& state) {
 BENCHMARK(BM_BuildFaissPQ)->ArgsProduct({{100, 128, 768, 1536}, {2, 4}})->ArgNames({"d", "bits"})->Unit(benchmark::kMillisecond)->Iterations(1);
 #endif
 
+// 65 536 clustered vectors encoded at `bits` and laid out for the scan, plus nq clustered queries (seeded; shared by
+// the scan benchmarks).
+struct ScanBenchData {
+  std::unique_ptr<TurboQuantizer> tq;
+  std::unique_ptr<FastScanCodes> codes;
+  std::vector<float> queries;
+  size_t n = 65536;
+};
+ScanBenchData scan_bench_data(int d, double bits, int nq) {
+  ScanBenchData s;
+  TurboQuantizerOptions o;
+  o.bits = bits;
+  s.tq = std::make_unique<TurboQuantizer>(d, o);
+  auto x = clustered(s.n, d, 5);
+  std::vector<uint8_t> rows(s.n * s.tq->code_size());
+  s.tq->encode(s.n, x.data(), rows.data());
+  s.codes = std::make_unique<FastScanCodes>(*s.tq);
+  s.codes->add(s.n, rows.data());
+  s.queries = clustered(nq, d, 6);
+  return s;
+}
+
 // The LUT scan alone: nq queries against 64k vectors (codes in L2/L3), per SIMD level.
 void BM_Scan(benchmark::State& state) {
   const int d = int(state.range(0));
@@ -144,16 +166,11 @@ void BM_Scan(benchmark::State& state) {
     state.SkipWithError("SIMD level not supported by this CPU");
     return;
   }
-  TurboQuantizerOptions o;
-  o.bits = bits;
-  TurboQuantizer tq(d, o);
-  const size_t n = 65536;
-  auto x = clustered(n, d, 5);
-  std::vector<uint8_t> rows(n * tq.code_size());
-  tq.encode(n, x.data(), rows.data());
-  FastScanCodes codes(tq);
-  codes.add(n, rows.data());
-  auto q = clustered(nq, d, 6);
+  const ScanBenchData data = scan_bench_data(d, bits, nq);
+  const TurboQuantizer& tq = *data.tq;
+  const FastScanCodes& codes = *data.codes;
+  const size_t n = data.n;
+  const std::vector<float>& q = data.queries;
   std::vector<QueryLut> luts(nq);
   std::vector<const void*> lp(nq);
   for (int i = 0; i < nq; ++i) {
@@ -191,16 +208,11 @@ void BM_FusedScan(benchmark::State& state) {
     state.SkipWithError("SIMD level not supported by this CPU");
     return;
   }
-  TurboQuantizerOptions o;
-  o.bits = 4;
-  TurboQuantizer tq(d, o);
-  const size_t n = 65536;
-  auto x = clustered(n, d, 5);
-  std::vector<uint8_t> rows(n * tq.code_size());
-  tq.encode(n, x.data(), rows.data());
-  FastScanCodes codes(tq);
-  codes.add(n, rows.data());
-  auto q = clustered(nq, d, 6);
+  const ScanBenchData data = scan_bench_data(d, 4, nq);
+  const TurboQuantizer& tq = *data.tq;
+  const FastScanCodes& codes = *data.codes;
+  const size_t n = data.n;
+  const std::vector<float>& q = data.queries;
   std::vector<QueryLut> luts(nq);
   std::vector<const uint8_t*> lp(nq);
   std::vector<float> scale(nq), bias(nq), thr(nq, INFINITY), mult(codes.num_blocks() * 32, 1.0f);
