@@ -111,6 +111,66 @@ TEST(FlatScanner, FullRerankEqualsBruteForceOverTheEstimator) {
   }
 }
 
+// The rerank list is the exact top k·rerank_factor of the scan scores by (score desc, row asc), whatever collects
+// it: lists of up to 128 keep their threshold in a sorted array, longer ones in a heap. Checked against a brute-force
+// pipeline (accumulator kernel → mult·(scale·acc + bias) → top-cap → renorm estimate → top-k), on data with
+// duplicated rows so that scan scores tie at the threshold.
+TEST(FlatScanner, RerankListIsTheExactTopOfTheScanScoresOnBothSidesOfTheSortedCap) {
+  const int d = 100;
+  const size_t nq = 6;
+  auto x = testing::clustered(4000, d, 20, 31);
+  const auto xd = x;
+  x.insert(x.end(), xd.begin(), xd.end());  // every row twice: equal codes, equal scan scores
+  const size_t n = x.size() / d;
+  auto q = testing::gaussian(nq, d, 32);
+  TurboQuantizerOptions o;
+  o.bits = 4;
+  o.store_renorm = true;
+  Built b = build(x, d, o, Metric::kInnerProduct);
+  const TurboQuantizer& tq = *b.tq;
+  const FastScanCodes& codes = b.scanner->scan_codes();
+  const size_t nb = codes.num_blocks();
+  // rerank_factor 1: the k results are the rerank list itself, reordered. Caps 91 and 126 (sorted array), 133 and
+  // 280 (heap); the odd caps end inside a pair of equal scores, where the smaller row must win.
+  for (int k : {91, 126, 133, 280}) {
+    FlatSearchParams p;
+    p.estimator = Estimator::kRenorm;
+    p.rerank_factor = 1;
+    p.rerank_min = 1;
+    std::vector<float> D(nq * k);
+    std::vector<int64_t> I(nq * k);
+    b.scanner->search(nq, q.data(), b.rows.data(), k, p, D.data(), I.data());
+    const size_t cap = size_t(k);
+    for (size_t i = 0; i < nq; ++i) {
+      const PreparedQuery pq = tq.prepare_query(q.data() + i * d);
+      QueryLut L;
+      codes.build_lut(pq.rotated.data(), &L);
+      std::vector<int32_t> acc(nb * 32);
+      const void* lp[1] = {L.lut.data()};
+      internal::scan_blocks(SimdLevel::kScalar, codes, codes.data(), nb, lp, 1, acc.data(), nb * 32);
+      std::vector<std::pair<float, int64_t>> scan(n);  // (−score, row): ascending = best first, smaller row on ties
+      for (size_t v = 0; v < n; ++v) {
+        const VectorFactors f = tq.factors(b.rows.data() + v * tq.code_size());
+        const float mult = f.norm / f.renorm;
+        const float t = static_cast<float>(acc[v]) * L.scale + L.bias;
+        scan[v] = {-(mult * t), int64_t(v)};
+      }
+      std::sort(scan.begin(), scan.end());
+      if (cap % 2 == 1) ASSERT_EQ(scan[cap - 1].first, scan[cap].first) << "cap " << cap << " splits a duplicate pair";
+      std::vector<std::pair<float, int64_t>> re;
+      for (size_t c = 0; c < cap; ++c) {
+        const int64_t v = scan[c].second;
+        re.push_back({-tq.inner_product(pq, b.rows.data() + size_t(v) * tq.code_size(), Estimator::kRenorm), v});
+      }
+      std::sort(re.begin(), re.end());
+      for (int r = 0; r < k; ++r) {
+        EXPECT_EQ(I[i * k + r], re[r].second) << "k " << k << " query " << i << " rank " << r;
+        EXPECT_EQ(D[i * k + r], -re[r].first) << "k " << k << " query " << i << " rank " << r;
+      }
+    }
+  }
+}
+
 TEST(FlatScanner, RecallOnClusteredDataAgainstExactSearch) {
   const int d = 128, k = 10;
   const size_t n = 20000, nq = 100;
