@@ -111,13 +111,19 @@ __device__ __forceinline__ void mma_s8(int d[4], uint32_t a0, uint32_t a1, uint3
 /// loads 16 bytes (the B fragments of 4 n-blocks of 8 vectors), dequantizes them with byte permutes, and issues
 /// m16n8k32 products against 16·NG queries (A fragments from shared memory, rows padded to avoid bank conflicts).
 /// Lane (g, t) ends with the scores of queries g, g+8 (+16·group) for vectors 8m + 2t, 8m + 2t + 1.
-/// Top-K: thresholds cached in registers filter the scores; survivors go to the block's lists with the overflow
-/// protocol of TopKLists (try_offer / settle). (Two tiles per warp and round for d ≤ 128 was measured slower:
-/// register spills at 3 blocks per SM, 0.70 vs 0.44 ms at 10M × 128, nq = 1.)
-template <int NG>
+/// H = 1 (at most 8 queries): the A rows g + 8 are zero and their scores are neither loaded nor computed.
+/// The chunk loop runs in branch-free groups of kUnroll chunks (pointer bumps, immediate offsets) and a tail: the
+/// scan is bound by issued instructions (ALU pipe), so loop control and address arithmetic matter as much as the
+/// dequantization (ncu, H200, 1M × 1536: 108 → ~60 instructions per chunk).
+/// Top-K: thresholds cached in registers filter the scores (rows without a query get +∞); survivors go to the
+/// block's lists with the overflow protocol of TopKLists (try_offer / settle). Measured on H200 and dropped (no gain
+/// or slower): streaming the tiles through a cp.async ring in shared memory; sharing the blocks' K-th best scores
+/// through global memory; per-warp top-K lists without the block barrier per round (0.26 → 0.28 ms at nq = 1,
+/// 0.36 → 0.80 ms at nq = 16, 1M × 1536); prefetching the next tile into L2; two tiles per warp and round.
+template <int NG, int H>
 __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel(QuantView q, FusedScanArgs a, int B, int ldq,
                                                                 Cand* out) {
-  static_assert(NG <= 2, "candidate bits of a lane: 16 per query group, at most 32");
+  static_assert(NG <= 2 && H >= 1 && H <= 2 && (H == 2 || NG == 1), "H = 1 only with one query group");
   constexpr int NQ = 16 * NG;
   extern __shared__ __align__(16) unsigned char smem[];
   int8_t* q8s = reinterpret_cast<int8_t*>(smem);
@@ -146,11 +152,15 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
   }
   const int C = q.chunks;
   const uint32_t t0 = q.table_words[0], t1 = q.table_words[1], t2 = q.table_words[2], t3 = q.table_words[3];
-  const size_t ntiles = (a.n + kTile - 1) / kTile;
-  const size_t per_round = size_t(gridDim.x) * kScanWarps;
-  const size_t rounds = (ntiles + per_round - 1) / per_round;
-  const int8_t* arow = q8s + size_t(g) * ldq + 4 * t;
-  auto chunk_products = [&](const uint4& w, int c, int (&acc)[NG][4][4]) {
+  // Tile indices fit 32 bits: ids are int32, so n < 2^31 and ntiles < 2^26.
+  const uint32_t ntiles = static_cast<uint32_t>((a.n + kTile - 1) / kTile);
+  const uint32_t per_round = gridDim.x * kScanWarps;
+  const uint32_t rounds = (ntiles + per_round - 1) / per_round;
+  const uint32_t first_tile = blockIdx.x * kScanWarps + warp;
+  const int8_t* arow0 = q8s + size_t(g) * ldq + 4 * t;  // A rows g (+16x); rows g + 8 at + 8·ldq
+  const int ldq8 = 8 * ldq;
+  // One chunk: w = this lane's 16 bytes, ap = its A fragment address for the chunk.
+  auto chunk_products = [&](const uint4& w, const int8_t* ap, int (&acc)[NG][4][4]) {
     uint32_t b[4][2];
     dequant_word(w.x, t0, t1, t2, t3, b[0][0], b[0][1]);
     dequant_word(w.y, t0, t1, t2, t3, b[1][0], b[1][1]);
@@ -158,20 +168,20 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
     dequant_word(w.w, t0, t1, t2, t3, b[3][0], b[3][1]);
 #pragma unroll
     for (int x = 0; x < NG; ++x) {
-      const int8_t* ap = arow + size_t(16 * x) * ldq + 32 * c;
-      const uint32_t a0 = *reinterpret_cast<const uint32_t*>(ap);
-      const uint32_t a1 = *reinterpret_cast<const uint32_t*>(ap + 8 * ldq);
-      const uint32_t a2 = *reinterpret_cast<const uint32_t*>(ap + 16);
-      const uint32_t a3 = *reinterpret_cast<const uint32_t*>(ap + 8 * ldq + 16);
+      const int8_t* p = ap + 16 * x * ldq;
+      const uint32_t a0 = *reinterpret_cast<const uint32_t*>(p);
+      const uint32_t a2 = *reinterpret_cast<const uint32_t*>(p + 16);
+      const uint32_t a1 = H == 2 ? *reinterpret_cast<const uint32_t*>(p + ldq8) : 0u;
+      const uint32_t a3 = H == 2 ? *reinterpret_cast<const uint32_t*>(p + ldq8 + 16) : 0u;
 #pragma unroll
       for (int m = 0; m < 4; ++m) mma_s8(acc[x][m], a0, a1, a2, a3, b[m][0], b[m][1]);
     }
   };
-  float thr_reg[2 * NG];  // cached thresholds of rows g + 8h (≤ the shared ones)
+  float thr_reg[2 * NG];  // cached thresholds of rows g + 8h (≤ the shared ones); +∞ for rows without a query
 #pragma unroll
   for (int h = 0; h < 2 * NG; ++h) thr_reg[h] = 8 * h + g < a.nq ? -FLT_MAX : FLT_MAX;
-  for (size_t r = 0; r < rounds; ++r) {
-    const size_t tile = (r * gridDim.x + blockIdx.x) * kScanWarps + warp;
+  for (uint32_t r = 0; r < rounds; ++r) {
+    const uint32_t tile = first_tile + r * per_round;
     uint32_t pend = 0;    // candidates (x, m, hh, e2) of this lane above the cached threshold, not yet stored
     float sc[NG][4][4];   // their scores
     if (tile < ntiles) {
@@ -182,38 +192,45 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
         for (int m = 0; m < 4; ++m)
 #pragma unroll
           for (int y = 0; y < 4; ++y) acc[x][m][y] = 0;
-      const uint4* tp = a.tiles + tile * size_t(C) * kTile + lane;
-      for (int c0 = 0; c0 < C; c0 += kUnroll) {
+      const uint4* tp = a.tiles + size_t(tile) * C * kTile + lane;
+      const int8_t* ap = arow0;
+      int c = 0;
+      for (; c + kUnroll <= C; c += kUnroll) {
         uint4 w[kUnroll];
 #pragma unroll
-        for (int v = 0; v < kUnroll; ++v)
-          if (c0 + v < C) w[v] = load_stream(tp + size_t(c0 + v) * kTile);
+        for (int u = 0; u < kUnroll; ++u) w[u] = load_stream(tp + u * kTile);
 #pragma unroll
-        for (int v = 0; v < kUnroll; ++v) {
-          if (c0 + v >= C) break;
-          chunk_products(w[v], c0 + v, acc);
-        }
+        for (int u = 0; u < kUnroll; ++u) chunk_products(w[u], ap + 32 * u, acc);
+        tp += kUnroll * kTile;
+        ap += 32 * kUnroll;
+      }
+      for (; c < C; ++c) {
+        chunk_products(load_stream(tp), ap, acc);
+        tp += kTile;
+        ap += 32;
       }
       // Epilogue: score the tile's 32 vectors for this lane's rows and keep those above the cached thresholds
-      // (thresholds only rise, so the cache passes a superset of what the lists accept).
+      // (thresholds only rise, so the cache passes a superset of what the lists accept). Factors of vectors
+      // 8m + 2t and 8m + 2t + 1 in one 8-byte load (arrays hold whole tiles).
+      const size_t v0 = size_t(tile) * kTile + 2 * t;
 #pragma unroll
       for (int m = 0; m < 4; ++m) {
+        const float2 fv2 = *reinterpret_cast<const float2*>(a.factor + v0 + 8 * m);
+        float2 nn2 = make_float2(0.0f, 0.0f);
+        if (a.l2) nn2 = *reinterpret_cast<const float2*>(a.sqnorm + v0 + 8 * m);
 #pragma unroll
         for (int e2 = 0; e2 < 2; ++e2) {
-          const size_t v = tile * kTile + 8 * m + 2 * t + e2;
-          const bool valid = v < a.n;
-          const float fv = valid ? a.factor[v] : 0.0f;
-          const float nn = valid && a.l2 ? a.sqnorm[v] : 0.0f;
+          const bool valid = v0 + 8 * m + e2 < a.n;
+          const float fv = e2 ? fv2.y : fv2.x, nn = e2 ? nn2.y : nn2.x;
 #pragma unroll
           for (int x = 0; x < NG; ++x) {
 #pragma unroll
-            for (int hh = 0; hh < 2; ++hh) {
-              const int row = 16 * x + 8 * hh + g;
+            for (int hh = 0; hh < H; ++hh) {
               float s = fv * (qa[2 * x + hh] * float(acc[x][m][2 * hh + e2]));
               if (a.l2) s = 2.0f * s - nn;
               sc[x][m][2 * hh + e2] = s;
               const int bit = ((x * 4 + m) * 2 + hh) * 2 + e2;
-              if (valid && row < a.nq && s > thr_reg[2 * x + hh]) pend |= 1u << bit;
+              if (valid && s > thr_reg[2 * x + hh]) pend |= 1u << bit;
             }
           }
         }
@@ -227,7 +244,7 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
 #pragma unroll
           for (int m = 0; m < 4; ++m)
 #pragma unroll
-            for (int hh = 0; hh < 2; ++hh)
+            for (int hh = 0; hh < H; ++hh)
 #pragma unroll
               for (int e2 = 0; e2 < 2; ++e2) {
                 const int bit = ((x * 4 + m) * 2 + hh) * 2 + e2;
@@ -258,10 +275,20 @@ void launch_dp4a(const QuantView& q, const FusedScanPlan& plan, const FusedScanA
   TQ_CHECK_LAUNCH("fused_scan_kernel");
 }
 
-template <int NG>
-void launch_mma(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
+using MmaScanKernel = void (*)(QuantView, FusedScanArgs, int, int, Cand*);
+
+/// The tensor-core scan for a pass of `nq` queries: 17–32 queries take two query groups; up to 8 skip the A rows
+/// g + 8 (H = 1).
+MmaScanKernel mma_kernel_for(int nq) {
+  if (nq > 16) return mma_scan_kernel<2, 2>;
+  if (nq > 8) return mma_scan_kernel<1, 2>;
+  return mma_scan_kernel<1, 1>;
+}
+
+void launch_mma(const FusedScanPlan& plan, const QuantView& q, const FusedScanArgs& args, Cand* out,
                 cudaStream_t stream) {
-  auto kernel = mma_scan_kernel<NG>;
+  // A pass of ≤ 16 queries in a 32-query plan still runs the two-group kernel: same shared-memory layout.
+  const MmaScanKernel kernel = mma_kernel_for(plan.batch > 16 ? plan.batch : args.nq);
   TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(plan.smem)));
   kernel<<<plan.blocks, kScanThreads, plan.smem, stream>>>(q, args, plan.B, plan.ldq, out);
   TQ_CHECK_LAUNCH("mma_scan_kernel");
@@ -277,7 +304,8 @@ int occupancy_of(K kernel, size_t smem) {
 
 int occupancy_for(const QuantView& q, int batch, size_t smem) {
   if (q.nibble) {
-    return batch > 16 ? occupancy_of(mma_scan_kernel<2>, smem) : occupancy_of(mma_scan_kernel<1>, smem);
+    if (batch > 16) return occupancy_of(mma_kernel_for(batch), smem);
+    return std::min(occupancy_of(mma_kernel_for(batch), smem), occupancy_of(mma_kernel_for(1), smem));
   }
   switch (batch) {
     case 1: return occupancy_of(fused_scan_kernel<1, false>, smem);
@@ -409,8 +437,7 @@ void launch_fused_scan(const QuantView& q, const FusedScanPlan& plan, const Fuse
   if (args.nq == 0) return;
   TQ_CHECK(args.nq <= plan.batch, "GPU fused scan: " << args.nq << " queries exceed the pass size " << plan.batch);
   if (q.nibble) {
-    if (plan.batch > 16) return launch_mma<2>(q, plan, args, out, stream);
-    return launch_mma<1>(q, plan, args, out, stream);
+    return launch_mma(plan, q, args, out, stream);
   }
   switch (plan.batch) {
     case 1: return launch_dp4a<1>(q, plan, args, out, stream);

@@ -76,6 +76,7 @@ TEST(GpuIndexTurboQuant, SameResultsAsCpuWithFullRerank) {
       {128, opts(8, false), Estimator::kMse},
       {64, opts(3, true, true), Estimator::kQjl},
       {48, opts(2, true, true, QjlKind::kGaussian), Estimator::kQjl},
+      {200, opts(4, true), Estimator::kRenorm},  // 7 chunks: the scan's unrolled groups and its tail
   };
   for (const Case& c : cases) {
     for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
@@ -83,7 +84,8 @@ TEST(GpuIndexTurboQuant, SameResultsAsCpuWithFullRerank) {
       const std::vector<float> x = clustered(n, c.d, 20, 0.6f, seed + c.d);
       index.add(n, x.data());
       const std::vector<uint8_t> codes = index.codes();
-      for (size_t nq : {size_t(1), size_t(7), size_t(45), size_t(130)}) {
+      // 1, 7: one query group, rows g + 8 skipped; 12: one full group; 45, 130: two groups and partial passes.
+      for (size_t nq : {size_t(1), size_t(7), size_t(12), size_t(45), size_t(130)}) {
         const std::vector<float> q = clustered(nq, c.d, 20, 0.6f, seed + 1000 + nq);
         const int k = 10;
         FlatSearchParams cp;
