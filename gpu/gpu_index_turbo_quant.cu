@@ -95,6 +95,9 @@ void Shard::reserve(size_t n) {
   f_norm.grow_keep(cap, size, stream, "norms");
   f_renorm.grow_keep(cap, size, stream, "renorm factors");
   f_sqnorm.grow_keep(cap, size, stream, "squared norms");
+  // The scan reads a tile's factors in pairs, past the last vector of a partial tile: keep that tail defined.
+  for (DeviceBuffer<float>* f : {&f_norm, &f_renorm, &f_sqnorm})
+    TQ_CUDA_CHECK(cudaMemsetAsync(f->get() + size, 0, (cap - size) * sizeof(float), stream));
   if (raw_row_bytes > 0) raw.grow_keep(cap * raw_row_bytes, size * raw_row_bytes, stream, "raw vectors for refine");
   capacity = cap;
   TQ_CUDA_CHECK(cudaStreamSynchronize(stream));
