@@ -53,6 +53,7 @@ Shard::~Shard() {
   qscale.reset();
   sketch.reset();
   q8.reset();
+  qsum.reset();
   dequant8.reset();
   scores32.reset();
   cand.reset();
@@ -334,6 +335,7 @@ struct GpuIndexTurboQuant::Impl {
     sh.qnorm.resize(nq, "query norms");
     sh.qscale.resize(nq, "query scales");
     sh.q8.resize(nq * q.dp, "int8 queries");
+    sh.qsum.resize(nq, "int8 query sums");
     if (want_sketch) sh.sketch.resize(nq * d, "query sketches");
     TQ_CUDA_CHECK(cudaMemcpyAsync(sh.queries.get(), queries, nq * d * sizeof(float), cudaMemcpyHostToDevice, sh.stream));
     float* sketch_out = (want_sketch && q.qjl_structured) ? sh.sketch.get() : nullptr;
@@ -344,7 +346,7 @@ struct GpuIndexTurboQuant::Impl {
     };
     if (timed) TQ_CUDA_CHECK(cudaEventRecord(sh.events[4], sh.stream));
     internal::launch_prepare_queries(q, sh.queries.get(), nq, sh.rotated.get(), sh.qnorm.get(), sh.q8.get(),
-                                     sh.qscale.get(), nullptr, sketch_out, sh.stream);
+                                     sh.qscale.get(), sh.qsum.get(), sketch_out, sh.stream);
     mark(0);
     if (want_sketch && !q.qjl_structured) {
       TQ_CUDA_CHECK(cudaMemcpyAsync(sh.sketch.get(), host_sketch->data(), nq * d * sizeof(float),
@@ -371,6 +373,10 @@ struct GpuIndexTurboQuant::Impl {
         internal::ScoreTransform tf;
         tf.row_scale = sh.qscale.get();
         tf.scale_mult = q.tscale;
+        if (q.nibble) {  // values stand for (v + ½)·tscale: score ∝ (2·Σ q8·v + Σ q8)·tscale/2
+          tf.row_offset = sh.qsum.get();
+          tf.scale_mult = 0.5f * q.tscale;
+        }
         tf.factor = p.estimator == Estimator::kRenorm ? sh.f_renorm.get() : sh.f_norm.get();
         tf.sqnorm = sh.f_sqnorm.get();
         tf.l2 = metric == Metric::kL2;
@@ -397,6 +403,7 @@ struct GpuIndexTurboQuant::Impl {
           a.n = n;
           a.q8 = sh.q8.get() + q0 * q.dp;
           a.qscale = sh.qscale.get() + q0;
+          a.qsum = sh.qsum.get() + q0;
           a.factor = p.estimator == Estimator::kRenorm ? sh.f_renorm.get() : sh.f_norm.get();
           a.sqnorm = sh.f_sqnorm.get();
           a.l2 = metric == Metric::kL2;

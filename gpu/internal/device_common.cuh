@@ -82,21 +82,15 @@ __device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
   return r;
 }
 
-/// (a & ~m) | (b & m)
-__device__ __forceinline__ uint32_t select_bytes(uint32_t a, uint32_t b, uint32_t m) {
-  return (a & ~m) | (b & m);  // one LOP3
-}
-
-/// Nibble-mode word (8 coordinates, layout in gpu_quantizer.cuh) → two words of 4 int8 values each
-/// (coordinates 0–3 and 4–7), through the 16-entry table t0..t3.
-__device__ __forceinline__ void dequant_word(uint32_t w, uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3,
-                                             uint32_t& lo4, uint32_t& hi4) {
+/// Nibble-mode word (8 coordinates, sign/magnitude codes, nibble_layout.h) → two words of 4 int8 values each
+/// (coordinates 0–3 and 4–7): one byte permute of the magnitude table t0, t1 and one XOR with the sign mask per 4.
+__device__ __forceinline__ void dequant_word(uint32_t w, uint32_t t0, uint32_t t1, uint32_t& lo4, uint32_t& hi4) {
   const uint32_t sa = w & 0x7777u;
   const uint32_t sb = (w >> 16) & 0x7777u;
-  const uint32_t ma = prmt(w, 0u, 0xBA98u);       // byte i = 0xFF where h_i (bit 8i+7) is set
-  const uint32_t mb = prmt(w << 4, 0u, 0xBA98u);  // h_{4+i} (bit 8i+3)
-  lo4 = select_bytes(prmt(t0, t1, sa), prmt(t2, t3, sa), ma);
-  hi4 = select_bytes(prmt(t0, t1, sb), prmt(t2, t3, sb), mb);
+  const uint32_t ma = prmt(w, 0u, 0xBA98u);       // byte i = 0xFF where s_i (bit 8i+7) is set
+  const uint32_t mb = prmt(w << 4, 0u, 0xBA98u);  // s_{4+i} (bit 8i+3)
+  lo4 = prmt(t0, t1, sa) ^ ma;
+  hi4 = prmt(t0, t1, sb) ^ mb;
 }
 
 }  // namespace tqsearch::gpu::internal

@@ -188,7 +188,8 @@ __device__ void write_layout(const QuantView& q, const uint8_t* idx_s, const uin
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
         const int j = 32 * c + (i < 4 ? 4 * k + i : 16 + 4 * k + (i - 4));
-        tv[i] = j < q.d ? uint32_t(idx_s[t * q.d + j]) + (j < q.num_high ? 0u : uint32_t(nh_entries)) : 0u;
+        // Table index → sign/magnitude code; padding coordinates get code 0 (their query values are 0).
+        tv[i] = j < q.d ? q.nibble_code[idx_s[t * q.d + j] + (j < q.num_high ? 0 : nh_entries)] : 0u;
       }
       const size_t v = vbase + t;
       const size_t tile = v / kTile;
@@ -381,10 +382,11 @@ __global__ void __launch_bounds__(kThreads) layout_kernel(QuantView q, const uin
 
 __global__ void __launch_bounds__(kThreads) prepare_kernel(QuantView q, const float* __restrict__ queries, size_t nq,
                                                            int vb, float* rotated, float* qnorm, int8_t* q8,
-                                                           float* qscale, __half* qhalf, float* sketch) {
+                                                           float* qscale, int* qsum, float* sketch) {
   extern __shared__ __align__(16) unsigned char smem[];
   float* xs = reinterpret_cast<float*>(smem);
   float* scl = xs + size_t(vb) * row_ld(q.d);
+  int* sum_s = reinterpret_cast<int*>(scl + vb);
   const int d = q.d, ld = row_ld(d);
   const size_t r0 = size_t(blockIdx.x) * vb;
   const int nrows = static_cast<int>(min(size_t(vb), nq - r0));
@@ -414,6 +416,7 @@ __global__ void __launch_bounds__(kThreads) prepare_kernel(QuantView q, const fl
     if (lane == 0) {
       scl[t] = m / 127.0f;
       qscale[r0 + t] = m / 127.0f;
+      sum_s[t] = 0;
     }
   }
   __syncthreads();
@@ -424,7 +427,18 @@ __global__ void __launch_bounds__(kThreads) prepare_kernel(QuantView q, const fl
     const float sc = scl[t];
     const int iv = sc > 0 ? max(-127, min(127, __float2int_rn(v / sc))) : 0;
     q8[(r0 + t) * q.dp + j] = static_cast<int8_t>(iv);
-    if (qhalf != nullptr) qhalf[(r0 + t) * q.dp + j] = __float2half_rn(sc > 0 ? v / (127.0f * sc) : 0.0f);
+    if (q.nibble) {
+      // Σ of the row's int8 values: a warp's 32 consecutive elements lie in one row (nibble mode: dp is a multiple
+      // of 32, so are nrows·dp and the block size, and whole warps run this loop).
+      int ws = iv;
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) ws += __shfl_xor_sync(0xffffffffu, ws, o);
+      if (lane == 0) atomicAdd(&sum_s[t], ws);
+    }
+  }
+  if (qsum != nullptr && q.nibble) {
+    __syncthreads();
+    for (int t = threadIdx.x; t < nrows; t += blockDim.x) qsum[r0 + t] = sum_s[t];
   }
   if (sketch != nullptr) {
     __syncthreads();
@@ -510,9 +524,9 @@ void launch_layout_from_codes(const QuantView& q, const uint8_t* row_codes, size
 }
 
 void launch_prepare_queries(const QuantView& q, const float* queries, size_t nq, float* rotated, float* qnorm,
-                            int8_t* q8, float* qscale, __half* qhalf, float* sketch, cudaStream_t stream) {
+                            int8_t* q8, float* qscale, int* qsum, float* sketch, cudaStream_t stream) {
   if (nq == 0) return;
-  const size_t per = sizeof(float) * (row_ld(q.d) + 1);
+  const size_t per = sizeof(float) * (row_ld(q.d) + 2);  // row, scale, int8 sum
   int dev = 0, sms = 1;
   TQ_CUDA_CHECK(cudaGetDevice(&dev));
   TQ_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
@@ -525,7 +539,7 @@ void launch_prepare_queries(const QuantView& q, const float* queries, size_t nq,
   set_smem(prepare_kernel, smem);
   const size_t blocks = (nq + vb - 1) / vb;
   prepare_kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(q, queries, nq, vb, rotated, qnorm, q8,
-                                                                            qscale, qhalf, sketch);
+                                                                            qscale, qsum, sketch);
   TQ_CHECK_LAUNCH("prepare_kernel");
 }
 

@@ -46,9 +46,10 @@ void launch_layout_from_codes(const QuantView& q, const uint8_t* row_codes, size
 
 /// Query preparation for nq queries (device (nq, d) float32; a query with a non-finite value gets qnorm NaN):
 ///   rotated (nq, d) = Π·q bit-identical to the CPU; qnorm (nq) = ‖q‖; q8 (nq, dp) int8 and qscale (nq) with
-///   Πq ≈ qscale·q8; qhalf (nq, dp) fp16 Πq/max|Πq| (may be null); sketch (nq, d) = S·Π·q for structured QJL (may be null).
+///   Πq ≈ qscale·q8; qsum (nq) = Σ of each row's q8 in nibble mode (may be null; the scan's ½-offset term);
+///   sketch (nq, d) = S·Π·q for structured QJL (may be null).
 void launch_prepare_queries(const QuantView& q, const float* queries, size_t nq, float* rotated, float* qnorm,
-                            int8_t* q8, float* qscale, __half* qhalf, float* sketch, cudaStream_t stream);
+                            int8_t* q8, float* qscale, int* qsum, float* sketch, cudaStream_t stream);
 
 /// Bytes of dynamic shared memory and vectors per block the encode kernel uses for this quantizer.
 struct EncodeShape {

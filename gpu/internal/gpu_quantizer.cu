@@ -1,6 +1,8 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
 #include "gpu/internal/gpu_quantizer.cuh"
 
+#include "gpu/internal/nibble_layout.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -100,15 +102,18 @@ GpuQuantizer::GpuQuantizer(const TurboQuantizer& tq, int device) : device_(devic
   if (v.nibble) {
     v.dp = (d + 31) / 32 * 32;
     v.chunks = v.dp / 32;
-    nibble_table_.assign(16, 0);
-    // Entries [0, nhigh): high codebook; [nhigh, nhigh + nlow): low codebook (integer rates: nhigh = 0).
-    for (int t = 0; t < nhigh; ++t) nibble_table_[t] = to_i8(ch.centroids()[t]);
-    for (int t = 0; t < nlow; ++t) nibble_table_[nhigh + t] = to_i8(cl.centroids()[t]);
-    for (int w = 0; w < 4; ++w) {
+    // Table indices [0, nhigh): high codebook; [nhigh, nhigh + nlow): low codebook (integer rates: nhigh = 0).
+    const NibbleTable nt = make_nibble_table(nhigh > 0 ? ch.centroids().data() : nullptr, nhigh,
+                                             cl.centroids().data(), nlow);
+    v.tscale = nt.tscale;
+    for (int t = 0; t < 16; ++t) v.nibble_code[t] = nt.code[t];
+    for (int w = 0; w < 2; ++w) {
       uint32_t word = 0;
-      for (int b = 0; b < 4; ++b) word |= uint32_t(uint8_t(nibble_table_[4 * w + b])) << (8 * b);
+      for (int b = 0; b < 4; ++b) word |= uint32_t(uint8_t(nt.magnitude[4 * w + b])) << (8 * b);
       v.table_words[w] = word;
     }
+    nibble_table_.assign(16, 0);
+    for (int t = 0; t < nhigh + nlow; ++t) nibble_table_[t] = static_cast<int8_t>(nibble_value(nt.magnitude, nt.code[t]));
   } else {
     v.dp = (d + 15) / 16 * 16;
     v.chunks = v.dp / 16;

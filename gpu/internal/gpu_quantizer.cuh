@@ -8,15 +8,16 @@
 /// × 32 vectors × 16 bytes, chunk-major, so a warp reading chunk c of its tile issues one coalesced 512-byte
 /// load. Two element kinds:
 ///  - nibble mode (every coordinate's index fits a shared 16-entry table: integer rates ≤ 4 bits, or fractional
-///    rates with 2^hi + 2^lo ≤ 16): 32 coordinates per chunk, 4 bits each, value = int8 table[t], t = idx
-///    (high-bit coordinates) or 2^hi + idx (low-bit coordinates of a fractional rate). A chunk of a tile is laid
-///    out for int8 m16n8k32 tensor-core B fragments: lane 4g + k holds four words, word m for vector g + 8m,
-///    each with coordinates 4k..4k+3 and 16+4k..16+4k+3 of the chunk (b0, b1 after dequantization). Within a
-///    word, for its 8 coordinates with t_i = 8·h_i + l_i the bits are
-///       [l0 h4 l1 h0 | l2 h5 l3 h1 | l4 h6 l5 h2 | l6 h7 l7 h3]   (l: 3 bits, h: 1 bit, LSB first)
-///    so that two byte permutes select values by l and two sign-replicating permutes give the h masks.
-///  - byte mode (anything else, up to 8 bits): 16 coordinates per chunk, one int8 value per coordinate.
-/// int8 value = round(c[idx] / tscale), tscale = max|c| / 127 over both codebooks.
+///    rates with 2^hi + 2^lo ≤ 16): 32 coordinates per chunk, 4 bits each: the sign/magnitude code of table index
+///    t = idx (high-bit coordinates) or 2^hi + idx (low-bit coordinates of a fractional rate), see nibble_layout.h;
+///    int8 value v stands for (v + ½)·tscale. A chunk of a tile is laid out for int8 m16n8k32 tensor-core B
+///    fragments: lane 4g + k holds four words, word m for vector g + 8m, each with coordinates 4k..4k+3 and
+///    16+4k..16+4k+3 of the chunk (b0, b1 after dequantization). Within a word, for its 8 coordinates with codes
+///    c_i = 8·s_i + m_i the bits are
+///       [m0 s4 m1 s0 | m2 s5 m3 s1 | m4 s6 m5 s2 | m6 s7 m7 s3]   (m: 3 bits, s: 1 bit, LSB first)
+///    so that one byte permute selects magnitudes by m and a sign-replicating permute gives the s mask.
+///  - byte mode (anything else, up to 8 bits): 16 coordinates per chunk, one int8 value per coordinate,
+///    value = round(c[idx] / tscale), tscale = max|c| / 127 over both codebooks.
 
 #include <cuda_runtime.h>
 
@@ -63,8 +64,9 @@ struct QuantView {
   bool nibble = true;
   int dp = 0;          // padded dimension: multiple of 32 (nibble) or 16 (byte)
   int chunks = 0;      // 16-byte chunks per vector
-  float tscale = 0;    // int8 value unit
-  uint32_t table_words[4] = {0, 0, 0, 0};  // nibble mode: 16 int8 values, 4 per word, little-endian
+  float tscale = 0;    // int8 value unit (nibble mode: v stands for (v + ½)·tscale)
+  uint32_t table_words[2] = {0, 0};  // nibble mode: magnitude table T[0..7], 4 int8 per word, little-endian
+  uint8_t nibble_code[16] = {};      // nibble mode: code 8·s + m of table index t
   const int8_t* int8_low = nullptr;   // byte mode: 256-entry value tables
   const int8_t* int8_high = nullptr;
 };
@@ -83,7 +85,7 @@ class GpuQuantizer {
   bool encode_supported() const { return encode_supported_; }
   /// Bytes of one tile in the scan layout.
   size_t tile_bytes() const { return size_t(view_.chunks) * kTile * 16; }
-  /// Host copy of the int8 value of table entry t (nibble mode) — for tests.
+  /// Host copy of the int8 value of table entry t (nibble mode: (v + ½)·tscale ≈ centroid) — for tests.
   const std::vector<int8_t>& host_nibble_table() const { return nibble_table_; }
 
  private:

@@ -144,14 +144,17 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
+  // Values stand for (v + ½)·tscale: score = factor · qscale·tscale/2 · (2·acc + Σ q8), the integer exact.
   float qa[2 * NG];
+  int qs[2 * NG];
 #pragma unroll
   for (int h = 0; h < 2 * NG; ++h) {
     const int row = 8 * h + g;  // rows g, g+8, g+16, g+24
-    qa[h] = row < a.nq ? a.qscale[row] * q.tscale : 0.0f;
+    qa[h] = row < a.nq ? a.qscale[row] * (0.5f * q.tscale) : 0.0f;
+    qs[h] = row < a.nq ? a.qsum[row] : 0;
   }
   const int C = q.chunks;
-  const uint32_t t0 = q.table_words[0], t1 = q.table_words[1], t2 = q.table_words[2], t3 = q.table_words[3];
+  const uint32_t t0 = q.table_words[0], t1 = q.table_words[1];
   // Tile indices fit 32 bits: ids are int32, so n < 2^31 and ntiles < 2^26.
   const uint32_t ntiles = static_cast<uint32_t>((a.n + kTile - 1) / kTile);
   const uint32_t per_round = gridDim.x * kScanWarps;
@@ -162,10 +165,10 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
   // One chunk: w = this lane's 16 bytes, ap = its A fragment address for the chunk.
   auto chunk_products = [&](const uint4& w, const int8_t* ap, int (&acc)[NG][4][4]) {
     uint32_t b[4][2];
-    dequant_word(w.x, t0, t1, t2, t3, b[0][0], b[0][1]);
-    dequant_word(w.y, t0, t1, t2, t3, b[1][0], b[1][1]);
-    dequant_word(w.z, t0, t1, t2, t3, b[2][0], b[2][1]);
-    dequant_word(w.w, t0, t1, t2, t3, b[3][0], b[3][1]);
+    dequant_word(w.x, t0, t1, b[0][0], b[0][1]);
+    dequant_word(w.y, t0, t1, b[1][0], b[1][1]);
+    dequant_word(w.z, t0, t1, b[2][0], b[2][1]);
+    dequant_word(w.w, t0, t1, b[3][0], b[3][1]);
 #pragma unroll
     for (int x = 0; x < NG; ++x) {
       const int8_t* p = ap + 16 * x * ldq;
@@ -226,7 +229,7 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
           for (int x = 0; x < NG; ++x) {
 #pragma unroll
             for (int hh = 0; hh < H; ++hh) {
-              float s = fv * (qa[2 * x + hh] * float(acc[x][m][2 * hh + e2]));
+              float s = fv * (qa[2 * x + hh] * float(2 * acc[x][m][2 * hh + e2] + qs[2 * x + hh]));
               if (a.l2) s = 2.0f * s - nn;
               sc[x][m][2 * hh + e2] = s;
               const int bit = ((x * 4 + m) * 2 + hh) * 2 + e2;
@@ -317,54 +320,11 @@ int occupancy_for(const QuantView& q, int batch, size_t smem) {
   }
 }
 
-__global__ void dequant_fp16_kernel(QuantView q, const uint4* __restrict__ tiles, size_t v0, size_t count,
-                                    __half* __restrict__ out) {
-  const int C = q.chunks;
-  const uint32_t t0 = q.table_words[0], t1 = q.table_words[1], t2 = q.table_words[2], t3 = q.table_words[3];
-  const size_t total = count * C;
-  for (size_t e = blockIdx.x * size_t(blockDim.x) + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x) {
-    const size_t vl = e / C;
-    const int c = static_cast<int>(e % C);
-    const size_t v = v0 + vl;
-    uint32_t vals[8];  // int8x4 of coordinates 4i..4i+3 of the chunk
-    int nwords;
-    if (q.nibble) {
-      const uint32_t* words = reinterpret_cast<const uint32_t*>(tiles);
-      const int lv = static_cast<int>(v % kTile);
-      for (int k = 0; k < 4; ++k) {
-        const uint32_t w = words[(((v / kTile) * C + c) * kTile + 4 * (lv % 8) + k) * 4 + lv / 8];
-        dequant_word(w, t0, t1, t2, t3, vals[k], vals[4 + k]);
-      }
-      nwords = 8;
-    } else {
-      const uint4 w = tiles[((v / kTile) * C + c) * kTile + (v % kTile)];
-      vals[0] = w.x;
-      vals[1] = w.y;
-      vals[2] = w.z;
-      vals[3] = w.w;
-      nwords = 4;
-    }
-    // 4 int8 → 4 halves (8 bytes) per word; two words per 16-byte store.
-    uint4* dst = reinterpret_cast<uint4*>(out + vl * q.dp + size_t(c) * (nwords * 4));
-    for (int k = 0; k < nwords; k += 2) {
-      uint32_t h[4];
-      for (int w = 0; w < 2; ++w) {
-        const uint32_t u = vals[k + w];
-        const __half2 lo = __floats2half2_rn(float(int8_t(u & 0xFF)), float(int8_t((u >> 8) & 0xFF)));
-        const __half2 hi = __floats2half2_rn(float(int8_t((u >> 16) & 0xFF)), float(int8_t(u >> 24)));
-        h[2 * w] = *reinterpret_cast<const uint32_t*>(&lo);
-        h[2 * w + 1] = *reinterpret_cast<const uint32_t*>(&hi);
-      }
-      dst[k / 2] = make_uint4(h[0], h[1], h[2], h[3]);
-    }
-  }
-}
-
 /// Rows [v0, v0 + count) of the scan layout → int8 rows (count, dp): the table values the fused scan multiplies.
 __global__ void dequant_int8_kernel(QuantView q, const uint4* __restrict__ tiles, size_t v0, size_t count,
                                     int8_t* __restrict__ out) {
   const int C = q.chunks;
-  const uint32_t t0 = q.table_words[0], t1 = q.table_words[1], t2 = q.table_words[2], t3 = q.table_words[3];
+  const uint32_t t0 = q.table_words[0], t1 = q.table_words[1];
   const size_t total = count * C;
   for (size_t e = blockIdx.x * size_t(blockDim.x) + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x) {
     const size_t vl = e / C;
@@ -377,7 +337,7 @@ __global__ void dequant_int8_kernel(QuantView q, const uint4* __restrict__ tiles
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
         const uint32_t w = words[(((v / kTile) * C + c) * kTile + 4 * (lv % 8) + k) * 4 + lv / 8];
-        dequant_word(w, t0, t1, t2, t3, vals[k], vals[4 + k]);
+        dequant_word(w, t0, t1, vals[k], vals[4 + k]);
       }
       uint4* dst = reinterpret_cast<uint4*>(out + vl * q.dp + size_t(c) * 32);
       dst[0] = make_uint4(vals[0], vals[1], vals[2], vals[3]);
@@ -448,15 +408,6 @@ void launch_fused_scan(const QuantView& q, const FusedScanPlan& plan, const Fuse
     case 32: return launch_dp4a<32>(q, plan, args, out, stream);
     default: TQ_THROW("GPU fused scan: unsupported query batch " << plan.batch);
   }
-}
-
-void launch_dequant_fp16(const QuantView& q, const uint4* tiles, size_t v0, size_t count, __half* out,
-                         cudaStream_t stream) {
-  if (count == 0) return;
-  const size_t total = count * q.chunks;
-  const int blocks = static_cast<int>(std::min<size_t>((total + 255) / 256, 65535));
-  dequant_fp16_kernel<<<blocks, 256, 0, stream>>>(q, tiles, v0, count, out);
-  TQ_CHECK_LAUNCH("dequant_fp16_kernel");
 }
 
 void launch_dequant_int8(const QuantView& q, const uint4* tiles, size_t v0, size_t count, int8_t* out,

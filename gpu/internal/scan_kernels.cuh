@@ -6,7 +6,7 @@
 ///    dequantizes through the int8 table (byte permutes) and feeds a block top-K per query; each block writes its
 ///    K best per query. Nibble mode multiplies on int8 tensor cores (mma m16n8k32, 16 or 32 queries per pass);
 ///    byte mode uses dp4a (up to 32 queries per pass).
-///  - Dequantization of tiles to int8 rows for the GEMM path (cuBLAS int8 GEMM, int32 scores), and to fp16.
+///  - Dequantization of tiles to int8 rows for the GEMM path (cuBLAS int8 GEMM, int32 scores).
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -23,7 +23,8 @@ struct FusedScanArgs {
   const uint4* tiles = nullptr;
   size_t n = 0;                    ///< vectors in the shard
   const int8_t* q8 = nullptr;      ///< (nq, dp)
-  const float* qscale = nullptr;   ///< (nq): Πq ≈ qscale·q8, so ⟨Πq, ŷ⟩ ≈ qscale·tscale·acc
+  const float* qscale = nullptr;   ///< (nq): Πq ≈ qscale·q8, so ⟨Πq, ŷ⟩ ≈ qscale·tscale·acc (byte mode)
+  const int* qsum = nullptr;       ///< (nq) Σ q8: nibble mode ⟨Πq, ŷ⟩ ≈ qscale·tscale·(2·acc + qsum)/2
   const float* factor = nullptr;   ///< (n) ‖x‖, or ‖x‖/ρ for the renorm estimator
   const float* sqnorm = nullptr;   ///< (n) ‖x‖² (L2)
   bool l2 = false;
@@ -46,12 +47,9 @@ FusedScanPlan plan_fused_scan(const QuantView& q, size_t n, int nq, int K);
 void launch_fused_scan(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
                        cudaStream_t stream);
 
-/// Rows [v0, v0 + count) of the scan layout → fp16 (count, dp) row-major (int8 table values, exact in fp16).
-void launch_dequant_fp16(const QuantView& q, const uint4* tiles, size_t v0, size_t count, __half* out,
-                         cudaStream_t stream);
-
 /// Rows [v0, v0 + count) of the scan layout → int8 (count, dp) row-major: the values the fused scan multiplies,
-/// so an int8 GEMM (int32 accumulation) against the int8 queries gives the fused scan's integer dot products.
+/// so an int8 GEMM (int32 accumulation) against the int8 queries gives the fused scan's integer dot products
+/// (nibble mode: before the ½-offset term, ScoreTransform::row_offset).
 void launch_dequant_int8(const QuantView& q, const uint4* tiles, size_t v0, size_t count, int8_t* out,
                          cudaStream_t stream);
 

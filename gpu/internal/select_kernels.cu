@@ -20,7 +20,7 @@ int pow2_at_least(int x) {
 
 
 /// raw[u] = p[c + u] for c + u < end (16-byte loads when `vec` and the 8 elements are in range).
-__device__ __forceinline__ void load8(const half* p, size_t c, size_t end, bool vec, float raw[8]) {
+__device__ __forceinline__ void load8(const half* p, size_t c, size_t end, bool vec, int, int, float raw[8]) {
   if (vec && c + 8 <= end) {
     const uint4 w = *reinterpret_cast<const uint4*>(p + c);
     const half2* h = reinterpret_cast<const half2*>(&w);
@@ -35,7 +35,7 @@ __device__ __forceinline__ void load8(const half* p, size_t c, size_t end, bool 
 #pragma unroll
   for (int u = 0; u < 8; ++u) raw[u] = c + u < end ? __half2float(p[c + u]) : 0.0f;
 }
-__device__ __forceinline__ void load8(const float* p, size_t c, size_t end, bool vec, float raw[8]) {
+__device__ __forceinline__ void load8(const float* p, size_t c, size_t end, bool vec, int, int, float raw[8]) {
   if (vec && c + 8 <= end) {
     const float4 a = *reinterpret_cast<const float4*>(p + c), b = *reinterpret_cast<const float4*>(p + c + 4);
     raw[0] = a.x, raw[1] = a.y, raw[2] = a.z, raw[3] = a.w, raw[4] = b.x, raw[5] = b.y, raw[6] = b.z, raw[7] = b.w;
@@ -45,15 +45,18 @@ __device__ __forceinline__ void load8(const float* p, size_t c, size_t end, bool
   for (int u = 0; u < 8; ++u) raw[u] = c + u < end ? p[c + u] : 0.0f;
 }
 
-__device__ __forceinline__ void load8(const int32_t* p, size_t c, size_t end, bool vec, float raw[8]) {
+/// int32 scores: raw[u] = float(mul·p[c + u] + off), the integer formed exactly first.
+__device__ __forceinline__ void load8(const int32_t* p, size_t c, size_t end, bool vec, int mul, int off,
+                                      float raw[8]) {
   if (vec && c + 8 <= end) {
     const int4 a = *reinterpret_cast<const int4*>(p + c), b = *reinterpret_cast<const int4*>(p + c + 4);
-    raw[0] = float(a.x), raw[1] = float(a.y), raw[2] = float(a.z), raw[3] = float(a.w);
-    raw[4] = float(b.x), raw[5] = float(b.y), raw[6] = float(b.z), raw[7] = float(b.w);
+    raw[0] = float(mul * a.x + off), raw[1] = float(mul * a.y + off), raw[2] = float(mul * a.z + off);
+    raw[3] = float(mul * a.w + off), raw[4] = float(mul * b.x + off), raw[5] = float(mul * b.y + off);
+    raw[6] = float(mul * b.z + off), raw[7] = float(mul * b.w + off);
     return;
   }
 #pragma unroll
-  for (int u = 0; u < 8; ++u) raw[u] = c + u < end ? float(p[c + u]) : 0.0f;
+  for (int u = 0; u < 8; ++u) raw[u] = c + u < end ? float(mul * p[c + u] + off) : 0.0f;
 }
 
 template <typename T>
@@ -75,11 +78,12 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
   const T* rp = scores + size_t(row) * ld;
   const bool vec = (ld % 8) == 0 && (reinterpret_cast<uintptr_t>(scores) % 16) == 0;
   const float rs = (tf.row_scale ? tf.row_scale[row] : 1.0f) * tf.scale_mult;
+  const int mul = tf.row_offset ? 2 : 1, off = tf.row_offset ? tf.row_offset[row] : 0;
   const size_t per_round = size_t(kSelThreads) * kPerThread;
   for (size_t base = c0; base < c1; base += per_round) {
     const size_t cbeg = base + size_t(threadIdx.x) * kPerThread;
     float raw[kPerThread];
-    load8(rp, cbeg, c1, vec, raw);
+    load8(rp, cbeg, c1, vec, mul, off, raw);
 #pragma unroll
     for (int u = 0; u < kPerThread; ++u) {
       const size_t c = cbeg + u;

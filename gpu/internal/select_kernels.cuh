@@ -25,6 +25,9 @@ struct ScoreTransform {
   const float* factor = nullptr;     ///< TQ codes: ‖x‖ (or ‖x‖/ρ) per vector of the shard; null for raw vectors
   const float* sqnorm = nullptr;     ///< ‖x‖² per vector (L2)
   bool l2 = false;
+  /// (nq) or null; int32 scores only: the score's integer is 2·raw + row_offset[row] (nibble-mode tables, whose
+  /// values stand for v + ½), computed exactly before the conversion to float.
+  const int* row_offset = nullptr;
 };
 
 /// For each query row i < nq of scores (ld elements per row, `len` valid from column 0, vector ids

@@ -50,6 +50,7 @@ struct Shard {
   DeviceBuffer<unsigned long long> flag, flag_range;
   DeviceBuffer<float> queries, rotated, qnorm, qscale, sketch;
   DeviceBuffer<int8_t> q8, dequant8;
+  DeviceBuffer<int> qsum;  // Σ of each query's q8 (nibble-mode ½-offset term)
   DeviceBuffer<int32_t> scores32;
   DeviceBuffer<Cand> cand, merged, reranked, result;
   cudaEvent_t events[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};  // stage timings (collect_timings)
