@@ -101,56 +101,127 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
 }
 
 constexpr int kMergeThreads = 512;
-constexpr int kMergeFastLists = 2048;  // fast path: heads sorted in shared memory
+constexpr int kMergeWarps = kMergeThreads / 32;
+constexpr int kMergeFastLists = 2048;  // fast path: up to this many lists (4 heads per thread)
 constexpr int kMergeFastCap = 2048;    // fast path: entries at least as good as the K-th best head
+
+/// Monotone uint32 key of a float score (key order = float order).
+__device__ __forceinline__ uint32_t score_key(float f) {
+  const uint32_t b = __float_as_uint(f);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
 
 /// Block per row: the row holds `nlists` lists of `len` candidates, each sorted best first (score, then smaller id;
 /// padding: id −1). Best K → out[row·K, row·K + K), in the same order.
 ///
-/// Fast path: the K-th best list head h bounds the answer (the K best heads are at least as good as h), so the best K
-/// are among the entries not worse than h; walking each sorted list down to its first entry worse than h collects
-/// them (typically about K). Sort those, done: one sort of the heads and one small sort. If more than
-/// kMergeFastCap entries qualify (adversarial ties, or fewer than K non-empty lists) or there are too many lists,
-/// the block falls back to a threshold walk with periodic compaction (TopKLists).
+/// Fast path: the K-th best list head bounds the answer (the K best heads are K entries at least as good as it),
+/// so the best K are among the entries whose score is at least the K-th best head score s_K. s_K comes from a
+/// bitwise search on the heads' score keys (32 block-wide counts, no sort); the lists whose head reaches it are
+/// read a warp at a time (32 entries per load, a ballot finds where the list drops below s_K), and the collected
+/// entries (typically about K) are sorted once. If more than kMergeFastCap entries qualify (adversarial ties) or
+/// there are too many lists, the block falls back to a threshold walk with periodic compaction (TopKLists).
 __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __restrict__ in, int nlists, int len, int K,
                                                               int B, Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
   Cand* buf = reinterpret_cast<Cand*>(smem);
   int* count = reinterpret_cast<int*>(buf + B);
+  int* qual = count + 4;  // fast path: indices of the lists whose head reaches s_K (≤ kMergeFastLists)
   const Cand* rp = in + size_t(blockIdx.x) * nlists * len;
   Cand* dst = out + size_t(blockIdx.x) * K;
   const Cand pad{-FLT_MAX, INT_MAX};
   auto norm = [](Cand c) { return c.id < 0 ? Cand{-FLT_MAX, INT_MAX} : c; };
   if (nlists <= kMergeFastLists) {
-    int P = 1;
-    while (P < max(nlists, K)) P <<= 1;
-    for (int l = threadIdx.x; l < P; l += blockDim.x) buf[l] = l < nlists ? norm(rp[size_t(l) * len]) : pad;
-    if (threadIdx.x == 0) *count = 0;
-    bitonic_sort_best_first(buf, P);  // barriers before and after
-    const Cand h = buf[K - 1];
-    __syncthreads();  // everyone has read h before buf is reused
-    for (int l = threadIdx.x; l < nlists; l += blockDim.x) {
-      for (int r = 0; r < len; ++r) {
-        const Cand x = norm(rp[size_t(l) * len + r]);
-        if (x.id == INT_MAX || better(h, x)) break;  // sorted: the rest of the list is worse still
-        const int pos = atomicAdd(count, 1);
-        if (pos < kMergeFastCap) buf[pos] = x;
-      }
-    }
+    constexpr int kHeads = kMergeFastLists / kMergeThreads;  // per thread
+    if (threadIdx.x == 0) count[2] = 0;
     __syncthreads();
-    const int M = *count;  // uniform
-    if (M <= kMergeFastCap) {
-      int Q = 1;
-      while (Q < max(M, K)) Q <<= 1;
-      for (int i = M + threadIdx.x; i < Q; i += blockDim.x) buf[i] = pad;
-      bitonic_sort_best_first(buf, Q);
-      for (int r = threadIdx.x; r < K; r += blockDim.x) {
-        Cand c = buf[r];
-        if (c.id == INT_MAX) c = Cand{-FLT_MAX, -1};
-        dst[r] = c;
-      }
-      return;
+    uint32_t key[kHeads];
+    int nonempty = 0;
+#pragma unroll
+    for (int u = 0; u < kHeads; ++u) {
+      const int l = threadIdx.x + u * kMergeThreads;
+      const Cand h = l < nlists ? norm(rp[size_t(l) * len]) : pad;
+      key[u] = h.id == INT_MAX ? 0u : score_key(h.s);  // 0: empty list (below every score)
+      nonempty += key[u] != 0;
     }
+    if (nonempty > 0) atomicAdd(&count[2], nonempty);
+    __syncthreads();
+    const bool have_k = count[2] >= K;  // uniform: otherwise the fallback below
+    if (have_k) {
+    // s_K: the K-th largest head key, by radix select (four 8-bit digits from the top; histogram in buf).
+    int* hist = reinterpret_cast<int*>(buf);
+    uint32_t kth = 0;
+    int need = K;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      const uint32_t hi_mask = shift == 24 ? 0u : ~0u << (shift + 8);
+      for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
+      __syncthreads();
+#pragma unroll
+      for (int u = 0; u < kHeads; ++u)
+        if (key[u] != 0 && (key[u] & hi_mask) == kth) atomicAdd(&hist[(key[u] >> shift) & 255u], 1);
+      __syncthreads();
+      if (threadIdx.x < 32) {  // warp 0: the digit where the count of keys from the top reaches `need`
+        const int lane = threadIdx.x;
+        int c[8], tot = 0;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) tot += c[j] = hist[255 - 8 * lane - j];  // lane 0 holds the highest bins
+        int incl = tot;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+          const int v = __shfl_up_sync(0xffffffffu, incl, o);
+          if (lane >= o) incl += v;
+        }
+        const int excl = incl - tot;
+        if (excl < need && need <= incl) {  // exactly one lane (need ≤ the keys left, which all fall in a bin)
+          int run = excl, j = 0;
+          while (run + c[j] < need) run += c[j++];
+          count[0] = 255 - 8 * lane - j;
+          count[1] = need - run;
+        }
+      }
+      __syncthreads();
+      kth |= uint32_t(count[0]) << shift;
+      need = count[1];
+      __syncthreads();  // everyone read count before the next pass or the reset below
+    }
+    if (threadIdx.x == 0) count[0] = count[1] = 0;
+    __syncthreads();
+    {
+#pragma unroll
+      for (int u = 0; u < kHeads; ++u) {
+        const int l = threadIdx.x + u * kMergeThreads;
+        if (l < nlists && key[u] >= kth) qual[atomicAdd(&count[1], 1)] = l;
+      }
+      __syncthreads();
+      const int nqual = count[1];
+      const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+      for (int i = warp; i < nqual; i += kMergeWarps) {
+        const Cand* lp = rp + size_t(qual[i]) * len;
+        for (int r0 = 0; r0 < len; r0 += 32) {
+          const Cand x = r0 + lane < len ? norm(lp[r0 + lane]) : pad;
+          const bool ok = x.id != INT_MAX && score_key(x.s) >= kth;
+          const uint32_t m = __ballot_sync(0xffffffffu, ok);
+          const int base = lane == 0 && m ? atomicAdd(&count[0], __popc(m)) : 0;
+          const int pos = __shfl_sync(0xffffffffu, base, 0) + __popc(m & ((1u << lane) - 1));
+          if (ok && pos < kMergeFastCap) buf[pos] = x;
+          if (m != 0xffffffffu) break;  // sorted: the rest of the list is below s_K
+        }
+      }
+      __syncthreads();
+      const int M = count[0];  // uniform
+      if (M <= kMergeFastCap) {
+        int Q = 1;
+        while (Q < max(M, K)) Q <<= 1;
+        for (int i = M + threadIdx.x; i < Q; i += blockDim.x) buf[i] = pad;
+        bitonic_sort_best_first(buf, Q);
+        for (int r = threadIdx.x; r < K; r += blockDim.x) {
+          Cand c = buf[r];
+          if (c.id == INT_MAX) c = Cand{-FLT_MAX, -1};
+          dst[r] = c;
+        }
+        return;
+      }
+    }
+    }  // have_k
     __syncthreads();
   }
   TopKLists lists;
@@ -220,7 +291,7 @@ void launch_merge(const Cand* in, int nq, int nlists, int len, int K, Cand* out,
   // One buffer for every phase: heads (≤ kMergeFastLists), fast-path entries (≤ kMergeFastCap, padded to a power
   // of two ≥ K), fallback top-K lists (K + one entry per thread).
   const int B = std::max({pow2_at_least(K + kMergeThreads), kMergeFastLists, kMergeFastCap, pow2_at_least(K)});
-  const size_t smem = sizeof(Cand) * B + 16;
+  const size_t smem = sizeof(Cand) * B + sizeof(int) * (4 + kMergeFastLists) + 16;
   set_smem(merge_kernel, smem);
   merge_kernel<<<nq, kMergeThreads, smem, stream>>>(in, nlists, len, K, B, out);
   TQ_CHECK_LAUNCH("merge_kernel");
