@@ -4,7 +4,8 @@
 // Nibble kernel: one 32-byte load holds groups j and j+1 of 32 vectors (lane 0: group j, lane 1: group j+1; low
 // nibbles vectors 0..15, high nibbles 16..31). pshufb looks up 2×32 uint8 LUT entries. uint8 results are summed
 // as uint16 pairs: A += r (even byte + 256·odd byte, mod 2^16) and B += r >> 8 (odd bytes), so even = A − (B << 8).
-// That is exact while each sum stays < 2^16: at most 256 pairs (255·256 < 65536) before widening to int32.
+// That is exact while each sum stays < 2^16; the two lanes are added in 16 bits before widening to int32, so the
+// sums are widened every 128 pairs (2·128·255 < 65536).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -15,51 +16,129 @@
 namespace tqsearch::internal {
 namespace {
 
-// uint16 per-lane sums (A: even bytes + 256·odd, B: odd bytes) of 16 vectors → 16 int32 added into t[0], t[1].
-inline void flush16(__m256i a, __m256i b, __m256i* t) {
-  const __m256i even = _mm256_sub_epi16(a, _mm256_slli_epi16(b, 8));
-  const __m256i lo8 = _mm256_unpacklo_epi16(even, b);  // lane l: vectors 0..7 of group j+l
-  const __m256i hi8 = _mm256_unpackhi_epi16(even, b);  // lane l: vectors 8..15
-  t[0] = _mm256_add_epi32(t[0], _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(lo8)),
-                                                 _mm256_cvtepu16_epi32(_mm256_extracti128_si256(lo8, 1))));
-  t[1] = _mm256_add_epi32(t[1], _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(hi8)),
-                                                 _mm256_cvtepu16_epi32(_mm256_extracti128_si256(hi8, 1))));
+// uint16 sums of one query's block over at most kChunk pairs → int32 sums of vectors 0–7, 8–15, 16–23, 24–31.
+// In aA/aB (vectors 0–15) and bA/bB (16–31) lane l holds group j+l; A = even bytes + 256·odd bytes (mod 2^16), B =
+// odd bytes. The two lanes are added in 16 bits first: a lane sum is <= kChunk·255, so the sum of both stays below
+// 2^16, and A − 256·B (mod 2^16) of the lane sums is the exact even sum.
+constexpr int kChunk = 128;
+inline void widen(__m256i aA, __m256i aB, __m256i bA, __m256i bB, __m256i* t) {
+  const __m256i A = _mm256_add_epi16(_mm256_permute2x128_si256(aA, bA, 0x20), _mm256_permute2x128_si256(aA, bA, 0x31));
+  const __m256i B = _mm256_add_epi16(_mm256_permute2x128_si256(aB, bB, 0x20), _mm256_permute2x128_si256(aB, bB, 0x31));
+  const __m256i even = _mm256_sub_epi16(A, _mm256_slli_epi16(B, 8));
+  const __m256i lo = _mm256_unpacklo_epi16(even, B);  // vectors 0–7 | 16–23
+  const __m256i hi = _mm256_unpackhi_epi16(even, B);  // vectors 8–15 | 24–31
+  t[0] = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(lo));
+  t[1] = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(hi));
+  t[2] = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(lo, 1));
+  t[3] = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(hi, 1));
 }
 
-// LUT sums of one block of 32 vectors for NQ queries into tot[q][0..3] (int32, vectors 0–7, 8–15, 16–23, 24–31).
-// NQ <= 2 keeps the 4·NQ uint16 accumulators and the temporaries in 16 registers. U = lookups added per vector in
-// 8 bits before widening to the uint16 pair sums: 1 for any LUT, 2 when entries are <= 127, 4 when <= 63.
+// One lookup per pair and query added into the uint16 sums, pairs [0, nbytes / 32) of one block:
+// codes at c, query q's LUT rows at l[q] (both advance 32 bytes per pair). Per pair: lo = c & 0x0F and hi =
+// (c & 0xF0) >> 4 (two and with the code load folded in, one shift; the same indices as (c >> 4) & 0x0F) shared by
+// the queries, then per query one LUT load, two pshufb, two shifts, four adds; 10 (NQ = 1) or 19 (NQ = 2) vector
+// operations and 2 or 3 loads per pair. Inline assembly because GCC 12 compiled the same intrinsics into a loop
+// with 8 register copies per iteration and the nibble mask reloaded from the stack; here the accumulators, both
+// masks and four temporaries stay in 14 of the 16 ymm registers. Integer adds in the same order per lane: the
+// sums are those of the intrinsics loop in chunk_sums (and of the scalar kernel).
+template <int NQ>
+inline void pairs_u1(const uint8_t* c, const uint8_t* const* l, size_t nbytes, __m256i* aA, __m256i* aB, __m256i* bA,
+                     __m256i* bB) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), mF0 = _mm256_set1_epi8(int8_t(0xF0));
+  __m256i lo, hi, L, r;
+  __m256i aA0 = _mm256_setzero_si256(), aB0 = aA0, bA0 = aA0, bB0 = aA0, aA1 = aA0, aB1 = aA0, bA1 = aA0, bB1 = aA0;
+  size_t off = 0;
+  if (nbytes == 0) {  // no groups: zero sums (the loop below runs at least once)
+  } else if constexpr (NQ == 2) {
+    asm("1:\n\t"
+        "vpand (%[c],%[off]), %[m4], %[lo]\n\t"
+        "vpand (%[c],%[off]), %[mF0], %[hi]\n\t"
+        "vpsrlw $4, %[hi], %[hi]\n\t"
+        "vmovdqu (%[l0],%[off]), %[L]\n\t"
+        "vpshufb %[lo], %[L], %[r]\n\t"
+        "vpshufb %[hi], %[L], %[L]\n\t"
+        "vpaddw %[r], %[aA0], %[aA0]\n\t"
+        "vpsrlw $8, %[r], %[r]\n\t"
+        "vpaddw %[r], %[aB0], %[aB0]\n\t"
+        "vpaddw %[L], %[bA0], %[bA0]\n\t"
+        "vpsrlw $8, %[L], %[L]\n\t"
+        "vpaddw %[L], %[bB0], %[bB0]\n\t"
+        "vmovdqu (%[l1],%[off]), %[L]\n\t"
+        "vpshufb %[lo], %[L], %[r]\n\t"
+        "vpshufb %[hi], %[L], %[L]\n\t"
+        "vpaddw %[r], %[aA1], %[aA1]\n\t"
+        "vpsrlw $8, %[r], %[r]\n\t"
+        "vpaddw %[r], %[aB1], %[aB1]\n\t"
+        "vpaddw %[L], %[bA1], %[bA1]\n\t"
+        "vpsrlw $8, %[L], %[L]\n\t"
+        "vpaddw %[L], %[bB1], %[bB1]\n\t"
+        "add $32, %[off]\n\t"
+        "cmp %[off], %[n]\n\t"
+        "jne 1b"
+        : [off] "+r"(off), [aA0] "+x"(aA0), [aB0] "+x"(aB0), [bA0] "+x"(bA0), [bB0] "+x"(bB0), [aA1] "+x"(aA1),
+          [aB1] "+x"(aB1), [bA1] "+x"(bA1), [bB1] "+x"(bB1), [lo] "=&x"(lo),
+          [hi] "=&x"(hi), [L] "=&x"(L), [r] "=&x"(r)
+        : [c] "r"(c), [l0] "r"(l[0]), [l1] "r"(l[1]), [n] "r"(nbytes), [m4] "x"(m4), [mF0] "x"(mF0)
+        : "cc", "memory");
+  } else {
+    static_assert(NQ == 1);
+    asm("1:\n\t"
+        "vpand (%[c],%[off]), %[m4], %[lo]\n\t"
+        "vpand (%[c],%[off]), %[mF0], %[hi]\n\t"
+        "vpsrlw $4, %[hi], %[hi]\n\t"
+        "vmovdqu (%[l0],%[off]), %[L]\n\t"
+        "vpshufb %[lo], %[L], %[r]\n\t"
+        "vpshufb %[hi], %[L], %[L]\n\t"
+        "vpaddw %[r], %[aA0], %[aA0]\n\t"
+        "vpsrlw $8, %[r], %[r]\n\t"
+        "vpaddw %[r], %[aB0], %[aB0]\n\t"
+        "vpaddw %[L], %[bA0], %[bA0]\n\t"
+        "vpsrlw $8, %[L], %[L]\n\t"
+        "vpaddw %[L], %[bB0], %[bB0]\n\t"
+        "add $32, %[off]\n\t"
+        "cmp %[off], %[n]\n\t"
+        "jne 1b"
+        : [off] "+r"(off), [aA0] "+x"(aA0), [aB0] "+x"(aB0), [bA0] "+x"(bA0), [bB0] "+x"(bB0), [lo] "=&x"(lo),
+          [hi] "=&x"(hi), [L] "=&x"(L), [r] "=&x"(r)
+        : [c] "r"(c), [l0] "r"(l[0]), [n] "r"(nbytes), [m4] "x"(m4), [mF0] "x"(mF0)
+        : "cc", "memory");
+  }
+  aA[0] = aA0, aB[0] = aB0, bA[0] = bA0, bB[0] = bB0;
+  if constexpr (NQ == 2) aA[1] = aA1, aB[1] = aB1, bA[1] = bA1, bB[1] = bB1;
+}
+
+// uint16 sums of pairs [p0, p1) (p1 − p0 <= kChunk) of one block for NQ queries (see widen for the layout). U =
+// lookups added per vector in 8 bits before the uint16 sums: 1 for any LUT, 2 when entries are <= 127, 4 when <= 63.
 template <int NQ, int U>
-inline void accumulate_block(const uint8_t* blk, int npairs, const uint8_t* const* luts, __m256i (*tot)[4]) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  for (int q = 0; q < NQ; ++q)
-    for (int i = 0; i < 4; ++i) tot[q][i] = _mm256_setzero_si256();
-  for (int p0 = 0; p0 < npairs; p0 += 256) {
-    const int p1 = std::min(npairs, p0 + 256);
-    __m256i aA[NQ], aB[NQ], bA[NQ], bB[NQ];
+inline void chunk_sums(const uint8_t* blk, int p0, int p1, const uint8_t* const* luts, __m256i* aA, __m256i* aB,
+                       __m256i* bA, __m256i* bB) {
+  if constexpr (U == 1) {
+    const uint8_t* l[NQ];
+    for (int q = 0; q < NQ; ++q) l[q] = luts[q] + size_t(p0) * 32;
+    pairs_u1<NQ>(blk + size_t(p0) * 32, l, size_t(p1 - p0) * 32, aA, aB, bA, bB);
+  } else {
     for (int q = 0; q < NQ; ++q) aA[q] = aB[q] = bA[q] = bB[q] = _mm256_setzero_si256();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     int p = p0;
-    if (U > 1) {
-      for (; p + U <= p1; p += U) {
-        __m256i sa[NQ], sb[NQ];
-        for (int u = 0; u < U; ++u) {
-          const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p + u) * 32));
-          const __m256i lo = _mm256_and_si256(c, m4);
-          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
-          for (int q = 0; q < NQ; ++q) {
-            const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + size_t(p + u) * 32));
-            const __m256i ra = _mm256_shuffle_epi8(L, lo);
-            const __m256i rb = _mm256_shuffle_epi8(L, hi);
-            sa[q] = u == 0 ? ra : _mm256_add_epi8(sa[q], ra);  // <= U·max entry <= 255: no carry between bytes
-            sb[q] = u == 0 ? rb : _mm256_add_epi8(sb[q], rb);
-          }
-        }
+    for (; p + U <= p1; p += U) {
+      __m256i sa[NQ], sb[NQ];
+      for (int u = 0; u < U; ++u) {
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p + u) * 32));
+        const __m256i lo = _mm256_and_si256(c, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
         for (int q = 0; q < NQ; ++q) {
-          aA[q] = _mm256_add_epi16(aA[q], sa[q]);
-          aB[q] = _mm256_add_epi16(aB[q], _mm256_srli_epi16(sa[q], 8));
-          bA[q] = _mm256_add_epi16(bA[q], sb[q]);
-          bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(sb[q], 8));
+          const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + size_t(p + u) * 32));
+          const __m256i ra = _mm256_shuffle_epi8(L, lo);
+          const __m256i rb = _mm256_shuffle_epi8(L, hi);
+          sa[q] = u == 0 ? ra : _mm256_add_epi8(sa[q], ra);  // <= U·max entry <= 255: no carry between bytes
+          sb[q] = u == 0 ? rb : _mm256_add_epi8(sb[q], rb);
         }
+      }
+      for (int q = 0; q < NQ; ++q) {
+        aA[q] = _mm256_add_epi16(aA[q], sa[q]);
+        aB[q] = _mm256_add_epi16(aB[q], _mm256_srli_epi16(sa[q], 8));
+        bA[q] = _mm256_add_epi16(bA[q], sb[q]);
+        bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(sb[q], 8));
       }
     }
     for (; p < p1; ++p) {
@@ -76,10 +155,28 @@ inline void accumulate_block(const uint8_t* blk, int npairs, const uint8_t* cons
         bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(rb, 8));
       }
     }
-    // Exact while each uint16 sum stays < 2^16: at most 256 pairs of entries <= 255 per flush.
+  }
+}
+
+// LUT sums of one block of 32 vectors for NQ queries into tot[q][0..3] (int32, vectors 0–7, 8–15, 16–23, 24–31),
+// widened every kChunk pairs. NQ <= 2 keeps the 4·NQ uint16 accumulators and the temporaries in 16 registers.
+template <int NQ, int U>
+inline void accumulate_block(const uint8_t* blk, int npairs, const uint8_t* const* luts, __m256i (*tot)[4]) {
+  if (npairs <= kChunk) {  // d <= 256 at 4 bits: one chunk, no int32 sums to carry
+    __m256i aA[NQ], aB[NQ], bA[NQ], bB[NQ];
+    chunk_sums<NQ, U>(blk, 0, npairs, luts, aA, aB, bA, bB);
+    for (int q = 0; q < NQ; ++q) widen(aA[q], aB[q], bA[q], bB[q], tot[q]);
+    return;
+  }
+  for (int q = 0; q < NQ; ++q)
+    for (int i = 0; i < 4; ++i) tot[q][i] = _mm256_setzero_si256();
+  for (int p0 = 0; p0 < npairs; p0 += kChunk) {
+    __m256i aA[NQ], aB[NQ], bA[NQ], bB[NQ];
+    chunk_sums<NQ, U>(blk, p0, std::min(npairs, p0 + kChunk), luts, aA, aB, bA, bB);
     for (int q = 0; q < NQ; ++q) {
-      flush16(aA[q], aB[q], &tot[q][0]);
-      flush16(bA[q], bB[q], &tot[q][2]);
+      __m256i t[4];
+      widen(aA[q], aB[q], bA[q], bB[q], t);
+      for (int i = 0; i < 4; ++i) tot[q][i] = _mm256_add_epi32(tot[q][i], t[i]);
     }
   }
 }
@@ -106,15 +203,18 @@ inline void fused_block(const FusedScan& s, size_t b, int q0, uint32_t valid_mas
     const __m256 vs = _mm256_set1_ps(s.scale[q0 + q]), vb = _mm256_set1_ps(s.bias[q0 + q]);
     const __m256 thr = _mm256_set1_ps(s.threshold[q0 + q]);
     const __m256 ss = _mm256_set1_ps(s.slack ? s.slack_scale[q0 + q] : 0.0f);
-    __m256 sc[4];
-    uint32_t mask = 0;
+    __m256 sc[4], gt[4];
     for (int i = 0; i < 4; ++i) {
       const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(tot[q][i]), vs), vb);
       sc[i] = _mm256_mul_ps(_mm256_loadu_ps(s.mult + r0 + 8 * i), t);
       if (s.add) sc[i] = _mm256_add_ps(sc[i], _mm256_loadu_ps(s.add + r0 + 8 * i));
       if (s.slack) sc[i] = _mm256_add_ps(sc[i], _mm256_mul_ps(_mm256_loadu_ps(s.slack + r0 + 8 * i), ss));
-      mask |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(sc[i], thr, _CMP_GT_OQ))) << (8 * i);
+      gt[i] = _mm256_cmp_ps(sc[i], thr, _CMP_GT_OQ);
     }
+    // Most blocks hold no candidate: one movemask of the OR of the four compares decides.
+    if (!_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(gt[0], gt[1]), _mm256_or_ps(gt[2], gt[3])))) continue;
+    uint32_t mask = 0;
+    for (int i = 0; i < 4; ++i) mask |= uint32_t(_mm256_movemask_ps(gt[i])) << (8 * i);
     mask &= valid_mask;
     if (mask) {
       alignas(32) float out[32];
