@@ -326,8 +326,10 @@ struct GpuIndexTurboQuant::Impl {
     out.assign(nq * size_t(k), Cand{-FLT_MAX, -1});
     qnorm.assign(nq, 0.0f);
     const int kcs = static_cast<int>(std::min<size_t>(kc, n));
+    // Automatic: the GEMM path for large batches at large d, and whenever a fused scan block would not fit the
+    // device's shared memory (d beyond ~14k).
     const bool use_gemm = p.gemm_min_batch > 0   ? nq >= size_t(p.gemm_min_batch)
-                          : p.gemm_min_batch < 0 ? (nq >= 128 && q.dp >= 512)
+                          : p.gemm_min_batch < 0 ? ((nq >= 128 && q.dp >= 512) || !internal::fused_scan_fits(q, kcs))
                                                  : false;
     const bool want_sketch = p.estimator == Estimator::kQjl && p.rerank_factor > 0;
     sh.queries.resize(nq * d, "queries");

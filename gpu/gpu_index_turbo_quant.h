@@ -6,16 +6,17 @@
 /// The codes are the row codes of tqsearch::TurboQuantizer, byte for byte (see quant/turbo_quantizer.h): an
 /// index built on the CPU (IndexTurboQuant / FlatScanner) can be loaded here with add_codes(), and codes()
 /// returns what the CPU side needs to search an index built here. index/gpu_conversion.h (FAISS builds) wraps
-/// this as index_cpu_to_gpu / index_gpu_to_cpu, so a GPU index is saved and loaded through its CPU form. Beside the row codes each GPU keeps a scan
-/// layout (tiles of 32 vectors, 16-byte chunks, coordinates dequantized through a 16-entry int8 table) and the
+/// this as index_cpu_to_gpu / index_gpu_to_cpu, so a GPU index is saved and loaded through its CPU form. Beside the
+/// row codes each GPU keeps a scan layout (tiles of 32 vectors, 16-byte chunks; up to 4 bits per coordinate as
+/// sign/magnitude codes dequantized through an 8-entry int8 magnitude table, larger rates as int8 values) and the
 /// per-vector factors.
 ///
 /// Search pipeline per GPU (shard):
 ///   queries ─FWHT rotation (same signs as quant's HadamardRotation)─▶ Πq, int8 Πq
 ///     fused scan (16-byte coalesced loads, int8 tensor cores (nibble codes) or dp4a, up to 32 queries per pass)
 ///       + block top-k (thresholds in registers, lists compacted together, overflow re-offered)
-///     large batches at large d: dequantize tiles to int8 + cuBLAS int8 GEMM (int32: the fused scan's exact integer
-///       dot products, so both paths rank identically) + top-k
+///     large batches at large d, or d too large for a fused scan block's shared memory: dequantize tiles to int8 +
+///       cuBLAS int8 GEMM (int32: the fused scan's exact integer dot products, so both paths rank identically) + top-k
 ///   ─▶ k·rerank_factor candidates ─rerank in float with the chosen estimator (mse / renorm / QJL)─▶ top-k
 ///   optional exact refine (config.refine): the TQ stage returns k·refine_factor candidates, re-scored with the
 ///   raw vectors kept in device memory (fp16 or fp32) ─▶ top-k with exact distances (as faiss::IndexRefineFlat)
@@ -60,7 +61,8 @@ struct GpuSearchParams {
   /// Batches of at least this many queries use dequantize-to-int8 + cuBLAS int8 GEMM instead of the fused scan;
   /// 0 = never; −1 = automatic (GEMM from 128 queries when the padded d is at least 512: on an H100 at d = 1536 the
   /// GEMM wins from ~256 queries and the fused scan up to 64; at d = 128 the fused scan wins at every batch size,
-  /// the GEMM path being bound by the top-k over its int32 score matrix — bench/gpu, bench/RESULTS.md).
+  /// the GEMM path being bound by the top-k over its int32 score matrix — bench/gpu, bench/RESULTS.md; and always
+  /// when a fused scan block would not fit the device's shared memory, d beyond ~14k).
   int gemm_min_batch = -1;
   /// Exact refine, when the index keeps raw vectors (GpuIndexConfig::refine): the TQ stage (scan + rerank) keeps
   /// k·refine_factor candidates, which are re-scored exactly (float32 arithmetic) against the stored vectors; the

@@ -39,3 +39,21 @@ void check_launch(const char* kernel, const char* file, int line);
 
 /// After every kernel launch: TQ_CHECK_LAUNCH("scan_kernel");
 #define TQ_CHECK_LAUNCH(name) ::tqsearch::gpu::internal::check_launch(name, __FILE__, __LINE__)
+
+namespace tqsearch::gpu::internal {
+
+/// Before launching `kernel` with `bytes` of dynamic shared memory: lets it use up to the current device's opt-in
+/// maximum (a clear error when `bytes` exceeds that). Always the same value per device, so searches running
+/// concurrently from several host threads (shards on one device, several indexes) cannot lower the limit between
+/// another thread's call and its launch, as setting each launch's own size could.
+template <typename Kernel>
+void allow_dynamic_smem(Kernel kernel, size_t bytes, const char* what) {
+  int dev = 0, optin = 0;
+  TQ_CUDA_CHECK(cudaGetDevice(&dev));
+  TQ_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  TQ_CHECK(bytes <= size_t(optin), what << ": needs " << bytes << " bytes of shared memory per block, device " << dev
+                                        << " allows " << optin);
+  TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+}
+
+}  // namespace tqsearch::gpu::internal

@@ -465,7 +465,7 @@ int max_dynamic_smem() {
 
 template <typename K>
 void set_smem(K kernel, size_t bytes) {
-  TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  allow_dynamic_smem(kernel, bytes, "GPU encode");
 }
 
 }  // namespace

@@ -91,11 +91,6 @@ GpuQuantizer::GpuQuantizer(const TurboQuantizer& tq, int device) : device_(devic
                                               << off << " bytes, TurboQuantizer says " << tq.code_size());
 
   // Scan layout: one int8 unit for both codebooks.
-  float cmax = 0;
-  for (float c : cl.centroids()) cmax = std::max(cmax, std::abs(c));
-  for (float c : ch.centroids()) cmax = std::max(cmax, std::abs(c));
-  v.tscale = cmax / 127.0f;
-  auto to_i8 = [&](float c) { return static_cast<int8_t>(std::lround(c / v.tscale)); };
   const int nlow = 1 << a.low_bits();
   const int nhigh = a.num_high() > 0 ? (1 << a.high_bits()) : 0;
   v.nibble = (a.num_high() == 0) ? a.low_bits() <= 4 : (nhigh + nlow <= 16);
@@ -112,9 +107,12 @@ GpuQuantizer::GpuQuantizer(const TurboQuantizer& tq, int device) : device_(devic
       for (int b = 0; b < 4; ++b) word |= uint32_t(uint8_t(nt.magnitude[4 * w + b])) << (8 * b);
       v.table_words[w] = word;
     }
-    nibble_table_.assign(16, 0);
-    for (int t = 0; t < nhigh + nlow; ++t) nibble_table_[t] = static_cast<int8_t>(nibble_value(nt.magnitude, nt.code[t]));
   } else {
+    float cmax = 0;
+    for (float c : cl.centroids()) cmax = std::max(cmax, std::abs(c));
+    for (float c : ch.centroids()) cmax = std::max(cmax, std::abs(c));
+    v.tscale = cmax / 127.0f;
+    auto to_i8 = [&](float c) { return static_cast<int8_t>(std::lround(c / v.tscale)); };
     v.dp = (d + 15) / 16 * 16;
     v.chunks = v.dp / 16;
     std::vector<int8_t> lo(256, 0), hi(256, 0);

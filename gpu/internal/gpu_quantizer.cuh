@@ -85,8 +85,6 @@ class GpuQuantizer {
   bool encode_supported() const { return encode_supported_; }
   /// Bytes of one tile in the scan layout.
   size_t tile_bytes() const { return size_t(view_.chunks) * kTile * 16; }
-  /// Host copy of the int8 value of table entry t (nibble mode: (v + ½)·tscale ≈ centroid) — for tests.
-  const std::vector<int8_t>& host_nibble_table() const { return nibble_table_; }
 
  private:
   int device_;
@@ -94,7 +92,6 @@ class GpuQuantizer {
   bool encode_supported_ = false;
   DeviceBuffer<float> rot_signs_, sk_signs_, cent_low_, bound_low_, cent_high_, bound_high_;
   DeviceBuffer<int8_t> int8_low_, int8_high_;
-  std::vector<int8_t> nibble_table_;
 };
 
 }  // namespace tqsearch::gpu::internal

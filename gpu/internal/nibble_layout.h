@@ -16,6 +16,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "quant/error.h"
+
 #if defined(__CUDACC__)
 #define TQ_HOST_DEVICE __host__ __device__
 #else
@@ -79,6 +81,11 @@ struct NibbleTable {
 /// Builds the table for codebooks of nhigh and nlow levels (each even, nhigh + nlow ≤ 16; nhigh = 0 for integer
 /// rates). Pairs are numbered high codebook first, innermost pair first.
 inline NibbleTable make_nibble_table(const float* cent_high, int nhigh, const float* cent_low, int nlow) {
+  TQ_CHECK(nhigh >= 0 && nlow >= 2 && nhigh % 2 == 0 && nlow % 2 == 0 && nhigh + nlow <= 16,
+           "nibble table: codebook sizes must be even with at most 16 levels in all, got " << nhigh << " + " << nlow);
+  for (int t = 1; t < nhigh; ++t)
+    TQ_CHECK(cent_high[t - 1] < cent_high[t], "nibble table: high codebook not ascending at " << t);
+  for (int t = 1; t < nlow; ++t) TQ_CHECK(cent_low[t - 1] < cent_low[t], "nibble table: low codebook not ascending at " << t);
   NibbleTable nt;
   float cmax = 0;
   for (int t = 0; t < nhigh; ++t) cmax = std::fmax(cmax, std::fabs(cent_high[t]));

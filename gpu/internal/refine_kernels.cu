@@ -128,12 +128,10 @@ void launch_refine_topk(const RefineArgs& a, const Cand* cands, int ld, int nq, 
   while (B < kin) B *= 2;
   const size_t smem = sizeof(Cand) * B;
   if (a.fp16) {
-    TQ_CUDA_CHECK(cudaFuncSetAttribute(refine_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(smem)));
+    allow_dynamic_smem(refine_kernel<true>, smem, "GPU refine");
     refine_kernel<true><<<nq, kRefineThreads, smem, stream>>>(a, cands, ld, kin, k, B, out);
   } else {
-    TQ_CUDA_CHECK(cudaFuncSetAttribute(refine_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(smem)));
+    allow_dynamic_smem(refine_kernel<false>, smem, "GPU refine");
     refine_kernel<false><<<nq, kRefineThreads, smem, stream>>>(a, cands, ld, kin, k, B, out);
   }
   TQ_CHECK_LAUNCH("refine_kernel");

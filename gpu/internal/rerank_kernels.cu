@@ -158,7 +158,7 @@ void launch_rerank_topk(const QuantView& q, const RerankArgs& a, const Cand* can
   int B = 1;
   while (B < kc) B *= 2;
   const size_t smem = sizeof(float) * 2 * kMaxTable + kWarpSmem * kRerankWarps + sizeof(Cand) * B;
-  TQ_CUDA_CHECK(cudaFuncSetAttribute(rerank_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+  allow_dynamic_smem(rerank_kernel, smem, "GPU rerank");
   rerank_kernel<<<nq, kRerankThreads, smem, stream>>>(q, a, cands, kc, k, B, out);
   TQ_CHECK_LAUNCH("rerank_kernel");
 }

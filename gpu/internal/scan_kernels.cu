@@ -229,6 +229,7 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
           for (int x = 0; x < NG; ++x) {
 #pragma unroll
             for (int hh = 0; hh < H; ++hh) {
+              // |2·acc + Σ q8| ≤ 2·127·128·dp + 127·dp < 2^31 for every dp ≤ 65536 (TurboQuantizer's d limit).
               float s = fv * (qa[2 * x + hh] * float(2 * acc[x][m][2 * hh + e2] + qs[2 * x + hh]));
               if (a.l2) s = 2.0f * s - nn;
               sc[x][m][2 * hh + e2] = s;
@@ -273,7 +274,7 @@ template <int NQ>
 void launch_dp4a(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
                  cudaStream_t stream) {
   auto kernel = fused_scan_kernel<NQ, false>;
-  TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(plan.smem)));
+  allow_dynamic_smem(kernel, plan.smem, "GPU fused scan");
   kernel<<<plan.blocks, kScanThreads, plan.smem, stream>>>(q, args, plan.B, out);
   TQ_CHECK_LAUNCH("fused_scan_kernel");
 }
@@ -292,7 +293,7 @@ void launch_mma(const FusedScanPlan& plan, const QuantView& q, const FusedScanAr
                 cudaStream_t stream) {
   // A pass of ≤ 16 queries in a 32-query plan still runs the two-group kernel: same shared-memory layout.
   const MmaScanKernel kernel = mma_kernel_for(plan.batch > 16 ? plan.batch : args.nq);
-  TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(plan.smem)));
+  allow_dynamic_smem(kernel, plan.smem, "GPU fused scan");
   kernel<<<plan.blocks, kScanThreads, plan.smem, stream>>>(q, args, plan.B, plan.ldq, out);
   TQ_CHECK_LAUNCH("mma_scan_kernel");
 }
@@ -300,7 +301,7 @@ void launch_mma(const FusedScanPlan& plan, const QuantView& q, const FusedScanAr
 template <typename K>
 int occupancy_of(K kernel, size_t smem) {
   int blocks = 0;
-  TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+  allow_dynamic_smem(kernel, smem, "GPU fused scan");
   TQ_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kScanThreads, smem));
   return blocks;
 }
@@ -350,41 +351,62 @@ __global__ void dequant_int8_kernel(QuantView q, const uint4* __restrict__ tiles
 
 }  // namespace
 
+namespace {
+
+/// Top-K list length per query of the fused scan for K candidates.
+int fused_list_length(const QuantView& q, int K) {
+  int B = 64;
+  if (q.nibble) {  // lists of 2K (at least 64): full lists make the block compact and re-offer (TopKLists::settle)
+    while (B < 2 * K) B *= 2;
+  } else {  // room for a whole round of offers (TopKLists::end_round)
+    B = 1;
+    while (B < K + kScanThreads) B *= 2;
+  }
+  return B;
+}
+
+/// Shared memory of a fused scan block for `batch` queries per pass and lists of B.
+size_t fused_smem(const QuantView& q, int batch, int B) {
+  if (q.nibble) {  // A rows of one (≤ 16 queries) or two query groups, row stride dp + 16
+    const int rows = batch > 16 ? 32 : 16;
+    return size_t(rows) * (q.dp + 16) + size_t(batch) * B * sizeof(Cand) + 8 * size_t(batch) + 16;
+  }
+  return size_t(batch) * q.dp + size_t(batch) * B * sizeof(Cand) + 8 * size_t(batch) + 16;
+}
+
+}  // namespace
+
+bool fused_scan_fits(const QuantView& q, int K) {
+  int dev = 0, optin = 0;
+  TQ_CUDA_CHECK(cudaGetDevice(&dev));
+  TQ_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  return K >= 1 && K <= 2048 && fused_smem(q, 1, fused_list_length(q, K)) <= size_t(optin);
+}
+
 FusedScanPlan plan_fused_scan(const QuantView& q, size_t n, int nq, int K) {
   TQ_CHECK(K >= 1 && K <= 2048, "GPU fused scan: K must be in 1..2048, got " << K);
   FusedScanPlan p;
-  int B = 1;
-  while (B < K + kScanThreads) B *= 2;
-  p.B = B;
+  p.B = fused_list_length(q, K);
   if (q.nibble) {  // tensor-core scan: up to 16 (one A tile) or 32 (two) queries per pass
-    // Lists of 2K (at least 64): full lists make the block compact and re-offer (TopKLists::settle), so they need
-    // not hold a whole round's worst case.
-    B = 64;
-    while (B < 2 * K) B *= 2;
-    p.B = B;
     p.ldq = q.dp + 16;
-    auto smem_of = [&](int batch) {
-      const int rows = batch > 16 ? 32 : 16;
-      return size_t(rows) * p.ldq + size_t(batch) * B * sizeof(Cand) + 8 * size_t(batch) + 16;
-    };
     p.batch = std::min(std::max(nq, 1), 32);
-    while (p.batch > 1 && smem_of(p.batch) > kScanSmemTarget) p.batch = p.batch > 16 ? 16 : p.batch - 1;
-    p.smem = smem_of(p.batch);
+    while (p.batch > 1 && fused_smem(q, p.batch, p.B) > kScanSmemTarget) p.batch = p.batch > 16 ? 16 : p.batch - 1;
   } else {
     p.ldq = q.dp;
     int want = 1;
     while (want < nq && want < 32) want *= 2;
     p.batch = want;
-    auto smem_of = [&](int batch) { return size_t(batch) * q.dp + size_t(batch) * B * sizeof(Cand) + 8 * batch + 16; };
-    while (p.batch > 1 && smem_of(p.batch) > kScanSmemTarget) p.batch /= 2;
-    p.smem = smem_of(p.batch);
+    while (p.batch > 1 && fused_smem(q, p.batch, p.B) > kScanSmemTarget) p.batch /= 2;
   }
+  p.smem = fused_smem(q, p.batch, p.B);
   int dev = 0, sms = 0, optin = 0;
   TQ_CUDA_CHECK(cudaGetDevice(&dev));
   TQ_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
   TQ_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
   TQ_CHECK(p.smem <= size_t(optin), "GPU fused scan: needs " << p.smem << " bytes of shared memory (K = " << K
-                                                             << ", d = " << q.d << "), the device allows " << optin);
+                                                             << ", d = " << q.d << "), the device allows " << optin
+                                                             << " (GpuSearchParams::gemm_min_batch = -1 or >= 1 "
+                                                                "takes the GEMM path instead)");
   const int occ = std::max(1, occupancy_for(q, p.batch, p.smem));
   const size_t ntiles = (n + kTile - 1) / kTile;
   const size_t need = (ntiles + kScanWarps - 1) / kScanWarps;

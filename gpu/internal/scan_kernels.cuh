@@ -43,6 +43,10 @@ struct FusedScanPlan {
 
 FusedScanPlan plan_fused_scan(const QuantView& q, size_t n, int nq, int K);
 
+/// Whether a fused scan block for K candidates fits the current device's shared memory (large d: the int8 query
+/// rows alone take 16·(dp + 16) bytes); otherwise the automatic path choice takes the GEMM path.
+bool fused_scan_fits(const QuantView& q, int K);
+
 /// out: (args.nq, plan.blocks·K) candidates, row-major per query.
 void launch_fused_scan(const QuantView& q, const FusedScanPlan& plan, const FusedScanArgs& args, Cand* out,
                        cudaStream_t stream);

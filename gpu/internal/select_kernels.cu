@@ -118,8 +118,9 @@ __device__ __forceinline__ uint32_t score_key(float f) {
 /// so the best K are among the entries whose score is at least the K-th best head score s_K. s_K comes from a
 /// bitwise search on the heads' score keys (32 block-wide counts, no sort); the lists whose head reaches it are
 /// read a warp at a time (32 entries per load, a ballot finds where the list drops below s_K), and the collected
-/// entries (typically about K) are sorted once. If more than kMergeFastCap entries qualify (adversarial ties) or
-/// there are too many lists, the block falls back to a threshold walk with periodic compaction (TopKLists).
+/// entries (typically about K) are sorted once; with fewer than K non-empty lists and at most kMergeFastCap entries
+/// in all, every entry is collected. If more than kMergeFastCap entries qualify (adversarial ties) or there are too
+/// many lists, the block falls back to a threshold walk with periodic compaction (TopKLists).
 __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __restrict__ in, int nlists, int len, int K,
                                                               int B, Cand* out) {
   extern __shared__ __align__(16) unsigned char smem[];
@@ -145,13 +146,16 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
     }
     if (nonempty > 0) atomicAdd(&count[2], nonempty);
     __syncthreads();
-    const bool have_k = count[2] >= K;  // uniform: otherwise the fallback below
-    if (have_k) {
+    // Uniform: at least K non-empty lists (bound s_K), or so few entries in all that every one is collected
+    // (kth = 1: any non-empty entry); otherwise the fallback below.
+    const bool have_k = count[2] >= K;
+    const bool take_all = !have_k && size_t(nlists) * len <= size_t(kMergeFastCap);
+    if (have_k || take_all) {
     // s_K: the K-th largest head key, by radix select (four 8-bit digits from the top; histogram in buf).
     int* hist = reinterpret_cast<int*>(buf);
     uint32_t kth = 0;
     int need = K;
-    for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int shift = 24; have_k && shift >= 0; shift -= 8) {
       const uint32_t hi_mask = shift == 24 ? 0u : ~0u << (shift + 8);
       for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
       __syncthreads();
@@ -183,6 +187,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
       need = count[1];
       __syncthreads();  // everyone read count before the next pass or the reset below
     }
+    if (take_all) kth = 1;
     if (threadIdx.x == 0) count[0] = count[1] = 0;
     __syncthreads();
     {
@@ -221,7 +226,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
         return;
       }
     }
-    }  // have_k
+    }  // have_k || take_all
     __syncthreads();
   }
   TopKLists lists;
@@ -256,7 +261,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
 
 template <typename K>
 void set_smem(K kernel, size_t bytes) {
-  TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  allow_dynamic_smem(kernel, bytes, "GPU top-k selection");
 }
 
 }  // namespace

@@ -12,7 +12,9 @@
 
 #include "gpu_test_util.h"
 #include "gpu/internal/device_buffer.cuh"
+#include "gpu/internal/nibble_layout.h"
 #include "quant/error.h"
+#include "quant/lloyd_max_codebook.h"
 
 namespace tqsearch::gpu {
 namespace {
@@ -113,6 +115,126 @@ TEST(GpuIndexTurboQuant, SameResultsAsCpuWithFullRerank) {
         }
       }
     }
+  }
+}
+
+/// Host model of the nibble-mode scan score of one code for one query (renorm estimator, inner product):
+/// ‖x‖/ρ · qscale·tscale/2 · (2·Σ q8·v + Σ q8) with the sign/magnitude table (gpu/internal/nibble_layout.h), q8 the
+/// query's rotated coordinates rounded in units of max|Πq|/127 — the GPU's arithmetic, operation for operation.
+float host_scan_score(const TurboQuantizer& tq, const PreparedQuery& pq, const uint8_t* code) {
+  const int d = tq.d();
+  const BitAllocation& a = tq.allocation();
+  const std::vector<float> empty;
+  const std::vector<float>& ch = a.num_high() > 0 ? tq.codebook(a.high_bits()).centroids() : empty;
+  const std::vector<float>& cl = tq.codebook(a.low_bits()).centroids();
+  const int nhigh = a.num_high() > 0 ? 1 << a.high_bits() : 0;
+  const internal::NibbleTable nt =
+      internal::make_nibble_table(ch.data(), nhigh, cl.data(), 1 << a.low_bits());
+  float m = 0;
+  for (float v : pq.rotated) m = std::max(m, std::fabs(v));
+  const float sc = m / 127.0f;
+  std::vector<uint8_t> idx(d);
+  tq.unpack_indices(code, idx.data());
+  int acc = 0, sum = 0;
+  for (int j = 0; j < d; ++j) {
+    const int q8 = sc > 0 ? std::max(-127, std::min(127, static_cast<int>(std::nearbyint(pq.rotated[j] / sc)))) : 0;
+    const int t = idx[j] + (j < a.num_high() ? 0 : nhigh);
+    acc += q8 * internal::nibble_value(nt.magnitude, nt.code[t]);
+    sum += q8;
+  }
+  const VectorFactors f = tq.factors(code);
+  const float factor = f.norm / f.renorm;
+  const float qa = sc * (0.5f * nt.tscale);
+  return factor * (qa * static_cast<float>(2 * acc + sum));
+}
+
+/// The scan's own scores (no rerank, no refine): the fused tensor-core scan and the int8 GEMM path return the same
+/// ids and distances (both add the ½-offset term Σ q8 to the same integers), and for inner product in nibble mode
+/// every distance is the host model's score of that id, bit for bit.
+TEST(GpuIndexTurboQuant, ScanScoresMatchBetweenPathsAndTheHostModel) {
+  TQ_REQUIRE_GPU();
+  const uint64_t seed = 5151;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  const size_t n = 2500;
+  const int k = 10;
+  for (double bits : {1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0}) {  // 3.5: byte mode (16 + 8 levels), paths only
+    for (int d : {72, 100, 200}) {
+      for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
+        GpuIndexTurboQuant index(d, opts(bits, true), metric);
+        const std::vector<float> x = clustered(n, d, 20, 0.6f, seed + d);
+        index.add(n, x.data());
+        const std::vector<uint8_t> codes = index.codes();
+        const TurboQuantizer& tq = index.quantizer();
+        const BitAllocation& a = tq.allocation();
+        const bool nibble = (a.num_high() == 0 ? a.low_bits() <= 4 : (1 << a.high_bits()) + (1 << a.low_bits()) <= 16);
+        for (size_t nq : {size_t(1), size_t(7), size_t(12), size_t(45)}) {
+          const std::vector<float> q = clustered(nq, d, 20, 0.6f, seed + 7 * nq + d);
+          GpuSearchParams gp;
+          gp.estimator = Estimator::kRenorm;
+          gp.rerank_factor = 0;
+          std::vector<float> D[2];
+          std::vector<int64_t> I[2];
+          for (int gemm : {0, 1}) {
+            gp.gemm_min_batch = gemm;
+            D[gemm].assign(nq * k, std::numeric_limits<float>::quiet_NaN());
+            I[gemm].assign(nq * k, -7);
+            GpuSearchStats st;
+            index.search(nq, q.data(), k, gp, D[gemm].data(), I[gemm].data(), &st);
+            ASSERT_EQ(st.used_gemm, gemm == 1);
+          }
+          char what[160];
+          std::snprintf(what, sizeof what, "bits=%.1f d=%d %s nq=%zu fused vs gemm", bits, d,
+                        metric == Metric::kL2 ? "L2" : "IP", nq);
+          expect_identical(D[0], I[0], D[1], I[1], what);
+          if (!nibble || metric != Metric::kInnerProduct) continue;
+          for (size_t i = 0; i < nq; ++i) {
+            const PreparedQuery pq = tq.prepare_query(q.data() + i * d);
+            for (int r = 0; r < k; ++r) {
+              const int64_t id = I[0][i * k + r];
+              ASSERT_GE(id, 0) << what;
+              ASSERT_EQ(D[0][i * k + r], host_scan_score(tq, pq, codes.data() + id * tq.code_size()))
+                  << what << " query " << i << " rank " << r << " id " << id;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Beyond d ≈ 14k a fused scan block's int8 query rows no longer fit in shared memory: the automatic path choice
+/// takes the GEMM path, with the same results as the CPU (full rerank), and forcing the fused scan says why not.
+TEST(GpuIndexTurboQuant, LargeDimensionSearchesThroughTheGemmPath) {
+  TQ_REQUIRE_GPU();
+  const uint64_t seed = 16000;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  const int d = 16000, k = 5;
+  const size_t n = 300, nq = 3;
+  GpuIndexTurboQuant index(d, opts(4, true), Metric::kInnerProduct);
+  const std::vector<float> x = clustered(n, d, 8, 0.6f, seed);
+  index.add(n, x.data());
+  const std::vector<float> q = clustered(nq, d, 8, 0.6f, seed + 1);
+  FlatSearchParams cp;
+  cp.estimator = Estimator::kRenorm;
+  cp.rerank_factor = 100;  // every vector reranked
+  std::vector<float> Dc;
+  std::vector<int64_t> Ic;
+  cpu_search(index.quantizer(), Metric::kInnerProduct, index.codes(), nq, q.data(), k, cp, &Dc, &Ic);
+  GpuSearchParams gp;
+  gp.estimator = Estimator::kRenorm;
+  gp.rerank_factor = 100;
+  std::vector<float> Dg(nq * k);
+  std::vector<int64_t> Ig(nq * k);
+  GpuSearchStats st;
+  index.search(nq, q.data(), k, gp, Dg.data(), Ig.data(), &st);
+  EXPECT_TRUE(st.used_gemm);
+  expect_identical(Dg, Ig, Dc, Ic, "d=16000 automatic path");
+  gp.gemm_min_batch = 0;  // fused scan forced
+  try {
+    index.search(nq, q.data(), k, gp, Dg.data(), Ig.data());
+    FAIL() << "expected tqsearch::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shared memory"), std::string::npos) << e.what();
   }
 }
 
