@@ -48,33 +48,30 @@ inline void pairs_u1(const uint8_t* c, const uint8_t* const* l, size_t nbytes, _
   __m256i lo, hi, L, r;
   __m256i aA0 = _mm256_setzero_si256(), aB0 = aA0, bA0 = aA0, bB0 = aA0, aA1 = aA0, aB1 = aA0, bA1 = aA0, bB1 = aA0;
   size_t off = 0;
+// Loop pieces (string literals): split a pair's code bytes into lo / hi indices; one query's lookups and adds.
+#define TQ_PAIRS_SPLIT                    \
+  "1:\n\t"                                \
+  "vpand (%[c],%[off]), %[m4], %[lo]\n\t" \
+  "vpand (%[c],%[off]), %[mF0], %[hi]\n\t" \
+  "vpsrlw $4, %[hi], %[hi]\n\t"
+#define TQ_PAIRS_QUERY(l, aA, aB, bA, bB)                      \
+  "vmovdqu (%[" l "],%[off]), %[L]\n\t"                        \
+  "vpshufb %[lo], %[L], %[r]\n\t"                              \
+  "vpshufb %[hi], %[L], %[L]\n\t"                              \
+  "vpaddw %[r], %[" aA "], %[" aA "]\n\t"                      \
+  "vpsrlw $8, %[r], %[r]\n\t"                                  \
+  "vpaddw %[r], %[" aB "], %[" aB "]\n\t"                      \
+  "vpaddw %[L], %[" bA "], %[" bA "]\n\t"                      \
+  "vpsrlw $8, %[L], %[L]\n\t"                                  \
+  "vpaddw %[L], %[" bB "], %[" bB "]\n\t"
+#define TQ_PAIRS_NEXT        \
+  "add $32, %[off]\n\t"     \
+  "cmp %[off], %[n]\n\t"    \
+  "jne 1b"
   if (nbytes == 0) {  // no groups: zero sums (the loop below runs at least once)
   } else if constexpr (NQ == 2) {
-    asm("1:\n\t"
-        "vpand (%[c],%[off]), %[m4], %[lo]\n\t"
-        "vpand (%[c],%[off]), %[mF0], %[hi]\n\t"
-        "vpsrlw $4, %[hi], %[hi]\n\t"
-        "vmovdqu (%[l0],%[off]), %[L]\n\t"
-        "vpshufb %[lo], %[L], %[r]\n\t"
-        "vpshufb %[hi], %[L], %[L]\n\t"
-        "vpaddw %[r], %[aA0], %[aA0]\n\t"
-        "vpsrlw $8, %[r], %[r]\n\t"
-        "vpaddw %[r], %[aB0], %[aB0]\n\t"
-        "vpaddw %[L], %[bA0], %[bA0]\n\t"
-        "vpsrlw $8, %[L], %[L]\n\t"
-        "vpaddw %[L], %[bB0], %[bB0]\n\t"
-        "vmovdqu (%[l1],%[off]), %[L]\n\t"
-        "vpshufb %[lo], %[L], %[r]\n\t"
-        "vpshufb %[hi], %[L], %[L]\n\t"
-        "vpaddw %[r], %[aA1], %[aA1]\n\t"
-        "vpsrlw $8, %[r], %[r]\n\t"
-        "vpaddw %[r], %[aB1], %[aB1]\n\t"
-        "vpaddw %[L], %[bA1], %[bA1]\n\t"
-        "vpsrlw $8, %[L], %[L]\n\t"
-        "vpaddw %[L], %[bB1], %[bB1]\n\t"
-        "add $32, %[off]\n\t"
-        "cmp %[off], %[n]\n\t"
-        "jne 1b"
+    asm(TQ_PAIRS_SPLIT TQ_PAIRS_QUERY("l0", "aA0", "aB0", "bA0", "bB0")
+            TQ_PAIRS_QUERY("l1", "aA1", "aB1", "bA1", "bB1") TQ_PAIRS_NEXT
         : [off] "+r"(off), [aA0] "+x"(aA0), [aB0] "+x"(aB0), [bA0] "+x"(bA0), [bB0] "+x"(bB0), [aA1] "+x"(aA1),
           [aB1] "+x"(aB1), [bA1] "+x"(bA1), [bB1] "+x"(bB1), [lo] "=&x"(lo),
           [hi] "=&x"(hi), [L] "=&x"(L), [r] "=&x"(r)
@@ -82,27 +79,15 @@ inline void pairs_u1(const uint8_t* c, const uint8_t* const* l, size_t nbytes, _
         : "cc", "memory");
   } else {
     static_assert(NQ == 1);
-    asm("1:\n\t"
-        "vpand (%[c],%[off]), %[m4], %[lo]\n\t"
-        "vpand (%[c],%[off]), %[mF0], %[hi]\n\t"
-        "vpsrlw $4, %[hi], %[hi]\n\t"
-        "vmovdqu (%[l0],%[off]), %[L]\n\t"
-        "vpshufb %[lo], %[L], %[r]\n\t"
-        "vpshufb %[hi], %[L], %[L]\n\t"
-        "vpaddw %[r], %[aA0], %[aA0]\n\t"
-        "vpsrlw $8, %[r], %[r]\n\t"
-        "vpaddw %[r], %[aB0], %[aB0]\n\t"
-        "vpaddw %[L], %[bA0], %[bA0]\n\t"
-        "vpsrlw $8, %[L], %[L]\n\t"
-        "vpaddw %[L], %[bB0], %[bB0]\n\t"
-        "add $32, %[off]\n\t"
-        "cmp %[off], %[n]\n\t"
-        "jne 1b"
+    asm(TQ_PAIRS_SPLIT TQ_PAIRS_QUERY("l0", "aA0", "aB0", "bA0", "bB0") TQ_PAIRS_NEXT
         : [off] "+r"(off), [aA0] "+x"(aA0), [aB0] "+x"(aB0), [bA0] "+x"(bA0), [bB0] "+x"(bB0), [lo] "=&x"(lo),
           [hi] "=&x"(hi), [L] "=&x"(L), [r] "=&x"(r)
         : [c] "r"(c), [l0] "r"(l[0]), [n] "r"(nbytes), [m4] "x"(m4), [mF0] "x"(mF0)
         : "cc", "memory");
   }
+#undef TQ_PAIRS_SPLIT
+#undef TQ_PAIRS_QUERY
+#undef TQ_PAIRS_NEXT
   aA[0] = aA0, aB[0] = aB0, bA[0] = bA0, bB[0] = bB0;
   if constexpr (NQ == 2) aA[1] = aA1, aB[1] = aB1, bA[1] = bA1, bB[1] = bB1;
 }
