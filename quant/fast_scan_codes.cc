@@ -42,6 +42,7 @@ FastScanCodes::FastScanCodes(const TurboQuantizer& tq, int scan_bits) : tq_(tq),
   add_region(a.num_high(), tq.d(), a.low_bits(), 1);
   g2_ = (num_groups() + 1) / 2 * 2;
   uniform_per_ = (a.num_high() == 0 && a.low_bits() >= 3 && !prefix_) ? 1 : 0;
+  nibbles_are_bytes_ = a.num_high() == 0 && !prefix_ && (a.low_bits() == 1 || a.low_bits() == 2 || a.low_bits() == 4);
   block_bytes_ = size_t(g2_) * 16;
 }
 
@@ -79,6 +80,77 @@ void FastScanCodes::add(size_t n, const uint8_t* row_codes) {
   TQ_CHECK(row_codes != nullptr, "FastScanCodes::add: null codes");
   const size_t new_n = n_ + n;
   data_.resize(((new_n + kBlock - 1) / kBlock) * block_bytes_, 0);
+  if (nibbles_are_bytes_) {
+    add_packed_nibbles(n, row_codes);
+  } else {
+    add_unpacked(n, row_codes);
+  }
+  n_ = new_n;
+}
+
+void FastScanCodes::add_packed_nibbles(size_t n, const uint8_t* row_codes) {
+  // Integer rates of 1, 2 and 4 bits scanned in full: the nibble of group g is nibble g of the LSB-first packed row
+  // code (low nibble of byte g/2 for even g, high nibble for odd g), so a block is a nibble transpose of 32 row codes:
+  // row 2t of the block holds the low nibbles of byte t (vectors 0..15 in its low nibbles, 16..31 in its high
+  // ones), row 2t+1 the high nibbles. The last byte is masked to the code's bits (padding bits of a code passed in
+  // by a caller are ignored, as unpacking would), and the odd group count's pad row stays zero.
+  const size_t cs = tq_.code_size();
+  const size_t nbytes = tq_.allocation().packed_bytes();
+  const unsigned tail_bits = unsigned(tq_.allocation().total_bits() - 8 * (nbytes - 1));  // 1..8
+  const uint8_t last_mask = static_cast<uint8_t>(tail_bits >= 8 ? 0xFF : (1u << tail_bits) - 1);
+  size_t i = 0;
+  // One vector at a time (read-modify-write of its half of each byte) until the next block boundary, and for the
+  // last partial block.
+  auto add_one = [&](size_t v, const uint8_t* code) {
+    uint8_t* col = data_.data() + (v / kBlock) * block_bytes_ + (v % 16);
+    const bool high = (v % kBlock) >= 16;
+    for (size_t t = 0; t < nbytes; ++t) {
+      const unsigned b = t + 1 == nbytes ? code[t] & last_mask : code[t];
+      uint8_t* lo = col + 32 * t;
+      uint8_t* hi = lo + 16;
+      if (high) {
+        *lo = static_cast<uint8_t>((*lo & 0x0F) | (b << 4));
+        *hi = static_cast<uint8_t>((*hi & 0x0F) | (b & 0xF0));
+      } else {
+        *lo = static_cast<uint8_t>((*lo & 0xF0) | (b & 0x0F));
+        *hi = static_cast<uint8_t>((*hi & 0xF0) | (b >> 4));
+      }
+    }
+  };
+  for (; i < n && (n_ + i) % kBlock != 0; ++i) add_one(n_ + i, row_codes + i * cs);
+  // Whole blocks: every byte written once, eight code bytes of two vectors (v, v + 16) per 64-bit step.
+  constexpr uint64_t kLo = 0x0F0F0F0F0F0F0F0Full;
+  for (; i + kBlock <= n; i += kBlock) {
+    uint8_t* block = data_.data() + ((n_ + i) / kBlock) * block_bytes_;
+    const uint8_t* c0 = row_codes + i * cs;
+    for (int c = 0; c < 16; ++c) {
+      const uint8_t* a = c0 + size_t(c) * cs;
+      const uint8_t* b = a + 16 * cs;
+      uint8_t* out = block + c;
+      size_t t = 0;
+      for (; t + 8 < nbytes; t += 8) {  // the last byte (masked) is left to the loop below
+        uint64_t wa, wb;
+        std::memcpy(&wa, a + t, 8);
+        std::memcpy(&wb, b + t, 8);
+        const uint64_t lo = (wa & kLo) | ((wb & kLo) << 4);
+        const uint64_t hi = ((wa >> 4) & kLo) | (wb & ~kLo);
+        for (int k = 0; k < 8; ++k) {
+          out[32 * (t + k)] = static_cast<uint8_t>(lo >> (8 * k));
+          out[32 * (t + k) + 16] = static_cast<uint8_t>(hi >> (8 * k));
+        }
+      }
+      for (; t < nbytes; ++t) {
+        const unsigned ma = t + 1 == nbytes ? a[t] & last_mask : a[t];
+        const unsigned mb = t + 1 == nbytes ? b[t] & last_mask : b[t];
+        out[32 * t] = static_cast<uint8_t>((ma & 0x0F) | (mb << 4));
+        out[32 * t + 16] = static_cast<uint8_t>((ma >> 4) | (mb & 0xF0));
+      }
+    }
+  }
+  for (; i < n; ++i) add_one(n_ + i, row_codes + i * cs);
+}
+
+void FastScanCodes::add_unpacked(size_t n, const uint8_t* row_codes) {
   const int d = tq_.d();
   const size_t cs = tq_.code_size();
   const int nh = tq_.allocation().num_high();
@@ -109,7 +181,6 @@ void FastScanCodes::add(size_t n, const uint8_t* row_codes) {
       }
     }
   }
-  n_ = new_n;
 }
 
 void FastScanCodes::build_lut(const float* qr, QueryLut* out, int lut_max) const {

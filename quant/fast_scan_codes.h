@@ -69,7 +69,8 @@ class FastScanCodes {
   size_t num_blocks() const { return (n_ + kBlock - 1) / kBlock; }
   const uint8_t* data() const { return data_.data(); }
 
-  /// Append n row codes (n, tq.code_size()).
+  /// Append n row codes (n, tq.code_size()). Only the mse section is read; padding bits past the d indices are
+  /// ignored.
   void add(size_t n, const uint8_t* row_codes);
   void clear();
   /// Builds the lookup table of one rotated query. @param rotated_query (d) floats, Π·q
@@ -90,6 +91,11 @@ class FastScanCodes {
   int padded_d() const { return padded_d_; }  ///< 8-bit path: d rounded up to 32
 
  private:
+  /// add() for 1, 2 and 4 bits scanned in full: blocks transposed straight from the packed row codes.
+  void add_packed_nibbles(size_t n, const uint8_t* row_codes);
+  /// add() for every other layout: each row code unpacked to indices, then regrouped.
+  void add_unpacked(size_t n, const uint8_t* row_codes);
+
   const TurboQuantizer& tq_;
   int scan_bits_ = 0;
   bool prefix_ = false;
@@ -98,6 +104,7 @@ class FastScanCodes {
   std::vector<ScanGroup> groups_;
   int g2_ = 0;
   int uniform_per_ = 0;  // 1: every group is one coordinate (3 and 4 bits, integer rate)
+  bool nibbles_are_bytes_ = false;  // 1, 2 or 4 bits, full scan: the groups' nibbles are the packed code's nibbles
   int padded_d_ = 0;
   size_t block_bytes_ = 0;
   size_t n_ = 0;
