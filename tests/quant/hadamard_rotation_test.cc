@@ -127,7 +127,7 @@ class FwhtLevels : public ::testing::TestWithParam<SimdLevel> {};
 TEST_P(FwhtLevels, MatchesScalarBitExact) {
   const SimdLevel level = GetParam();
   if (!simd_level_supported(level)) GTEST_SKIP() << simd_level_name(level) << " not supported by this CPU";
-  for (int d : {1, 5, 8, 9, 16, 31, 32, 40, 63, 64, 100, 128, 257, 1000, 1536, 2048}) {
+  for (int d : {1, 5, 8, 9, 16, 31, 32, 40, 63, 64, 100, 128, 257, 512, 1000, 1536, 2048, 4096, 8192, 16384}) {
     HadamardRotation rot(d, 7);
     auto x = testing::gaussian(3, d, d);
     std::vector<float> a(x.size()), b(x.size()), ia(x.size()), ib(x.size());
