@@ -29,16 +29,11 @@ void BitAllocation::pack(const uint8_t* idx, uint8_t* out) const {
     return;
   }
   if (num_high_ == 0 && (low_bits_ == 4 || low_bits_ == 2 || low_bits_ == 1)) {
-    const int per = 8 / low_bits_;
-    for (size_t byte = 0; byte < nbytes; ++byte) {
-      unsigned v = 0;
-      for (int k = 0; k < per; ++k) {
-        const size_t j = byte * per + k;
-        if (j < size_t(d_)) v |= unsigned(idx[j]) << (k * low_bits_);
-      }
-      out[byte] = static_cast<uint8_t>(v);
+    switch (low_bits_) {
+      case 4: return pack_uniform<4>(idx, out);
+      case 2: return pack_uniform<2>(idx, out);
+      default: return pack_uniform<1>(idx, out);
     }
-    return;
   }
   uint64_t acc = 0;
   int nacc = 0;
@@ -55,6 +50,45 @@ void BitAllocation::pack(const uint8_t* idx, uint8_t* out) const {
   }
   if (nacc > 0) out[o++] = static_cast<uint8_t>(acc);
   while (o < nbytes) out[o++] = 0;
+}
+
+template <int W>
+void BitAllocation::pack_uniform(const uint8_t* idx, uint8_t* out) const {
+  constexpr int kPer = 8 / W;  // indices per byte
+  const size_t nbytes = packed_bytes();
+  size_t byte = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  // Eight indices (one 64-bit load, index k in bits 8k..8k+W−1) at a time, gathered into 8·W contiguous bits.
+  constexpr size_t kBytesPer8 = W;  // output bytes per 8 indices
+  const size_t groups8 = size_t(d_) / 8;
+  for (size_t g = 0; g < groups8; ++g) {
+    uint64_t v;
+    std::memcpy(&v, idx + 8 * g, 8);
+    uint64_t t;
+    if (W == 1) {
+      // Bit 8k → bit 56 + k: the shifts 56 − 7k never collide (8k − 7m = 8k' − 7m' only for k = k', m = m').
+      t = (v * 0x0102040810204080ull) >> 56;
+    } else if (W == 2) {
+      // In each 32-bit half, index k (bits 8k, 8k+1) → bits 2k, 2k+1; the other shifted copies land above bit 7.
+      t = v | (v >> 6) | (v >> 12) | (v >> 18);
+      t = (t & 0xFF) | ((t >> 24) & 0xFF00);
+    } else {
+      t = (v | (v >> 4)) & 0x00FF00FF00FF00FFull;
+      t = (t | (t >> 8)) & 0x0000FFFF0000FFFFull;
+      t = (t | (t >> 16)) & 0xFFFFFFFFull;
+    }
+    for (size_t k = 0; k < kBytesPer8; ++k) out[byte + k] = static_cast<uint8_t>(t >> (8 * k));
+    byte += kBytesPer8;
+  }
+#endif
+  for (; byte < nbytes; ++byte) {
+    unsigned v = 0;
+    for (int k = 0; k < kPer; ++k) {
+      const size_t j = byte * kPer + k;
+      if (j < size_t(d_)) v |= unsigned(idx[j]) << (k * W);
+    }
+    out[byte] = static_cast<uint8_t>(v);
+  }
 }
 
 template <int W>

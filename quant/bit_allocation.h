@@ -38,6 +38,8 @@ class BitAllocation {
 
  private:
   template <int W>
+  void pack_uniform(const uint8_t* idx, uint8_t* out) const;
+  template <int W>
   void unpack_uniform(const uint8_t* in, uint8_t* idx) const;
 
   int d_ = 0;
