@@ -53,6 +53,7 @@ struct TopKLists {
   Cand* buf;   // L × B
   int* cnt;    // L
   float* thr;  // L
+  int* over;   // 1: some try_offer found its list full since the last compaction
   int B;
   int K;
 
@@ -61,6 +62,7 @@ struct TopKLists {
       cnt[i] = 0;
       thr[i] = -FLT_MAX;
     }
+    if (threadIdx.x == 0) *over = 0;
     __syncthreads();
   }
   /// Offer one candidate to list l (any thread, any time within a round).
@@ -105,6 +107,8 @@ struct TopKLists {
       // Strictly better only from now on (ties beyond K are dropped, as the CPU heap).
       thr[l] = kept >= K ? buf[(l << lb) + K - 1].s : -FLT_MAX;
     }
+    // Every thread read the flag before this call's first barrier (settle); offers resume after the next one.
+    if (threadIdx.x == 0) *over = 0;
     __syncthreads();
   }
   /// End of a round: when any list may overflow in the next round, compact all lists together.
@@ -128,14 +132,14 @@ struct TopKLists {
       buf[l * B + pos] = Cand{s, id};
       return true;
     }
+    *over = 1;
     return false;
   }
   __device__ bool settle(int L) {
     __syncthreads();
-    bool over = false;
-    for (int l = 0; l < L; ++l) over = over || cnt[l] > B;  // read after the barrier: uniform
-    if (over) compact_all(L);                              // clamps counts to B, keeps the best K
-    return over;
+    const bool over_now = *over;  // one flag instead of L counts (read after the barrier: uniform)
+    if (over_now) compact_all(L);  // clamps counts to B, keeps the best K, clears the flag
+    return over_now;
   }
   /// Final: sort every list and write its best K (padding: score −FLT_MAX, id −1) to out + l·out_stride_lists.
   __device__ void write(int L, Cand* out, int out_stride_lists) {

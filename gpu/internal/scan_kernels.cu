@@ -27,6 +27,7 @@ __global__ void __launch_bounds__(kScanThreads) fused_scan_kernel(QuantView q, F
   lists.buf = reinterpret_cast<Cand*>(smem + size_t(NQ) * dp);
   lists.cnt = reinterpret_cast<int*>(lists.buf + size_t(NQ) * B);
   lists.thr = reinterpret_cast<float*>(lists.cnt + NQ);
+  lists.over = reinterpret_cast<int*>(lists.thr + NQ);
   lists.B = B;
   lists.K = a.K;
   {
@@ -41,7 +42,7 @@ __global__ void __launch_bounds__(kScanThreads) fused_scan_kernel(QuantView q, F
   lists.init(NQ);  // includes a barrier
   float qa[NQ];
 #pragma unroll
-  for (int i = 0; i < NQ; ++i) qa[i] = i < a.nq ? a.qscale[i] * q.tscale : 0.0f;
+  for (int i = 0; i < NQ; ++i) qa[i] = i < a.nq ? a.qscale[i] * q.tscale * (a.l2 ? 2.0f : 1.0f) : 0.0f;
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int C = q.chunks;
@@ -86,8 +87,8 @@ __global__ void __launch_bounds__(kScanThreads) fused_scan_kernel(QuantView q, F
 #pragma unroll
         for (int i = 0; i < NQ; ++i) {
           if (i < a.nq) {
-            float s = fv * (qa[i] * float(acc[i]));
-            if (a.l2) s = 2.0f * s - nn;
+            const float f = fv * qa[i];  // as the nibble kernel: (fv·qa)·x, L2 (fv·2qa)·x − ‖x‖²
+            const float s = a.l2 ? fmaf(f, float(acc[i]), -nn) : f * float(acc[i]);
             lists.offer(i, s, static_cast<int32_t>(v));
           }
         }
@@ -132,6 +133,7 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
   lists.buf = reinterpret_cast<Cand*>(smem + size_t(NQ) * ldq);
   lists.cnt = reinterpret_cast<int*>(lists.buf + size_t(a.nq) * B);
   lists.thr = reinterpret_cast<float*>(lists.cnt + a.nq);
+  lists.over = reinterpret_cast<int*>(lists.thr + a.nq);
   lists.B = B;
   lists.K = a.K;
   for (int e = threadIdx.x; e < NQ * ldq / 4; e += blockDim.x) {
@@ -150,7 +152,7 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
 #pragma unroll
   for (int h = 0; h < 2 * NG; ++h) {
     const int row = 8 * h + g;  // rows g, g+8, g+16, g+24
-    qa[h] = row < a.nq ? a.qscale[row] * (0.5f * q.tscale) : 0.0f;
+    qa[h] = row < a.nq ? a.qscale[row] * (0.5f * q.tscale) * (a.l2 ? 2.0f : 1.0f) : 0.0f;
     qs[h] = row < a.nq ? a.qsum[row] : 0;
   }
   const int C = q.chunks;
@@ -198,6 +200,10 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
       const uint4* tp = a.tiles + size_t(tile) * C * kTile + lane;
       const int8_t* ap = arow0;
       int c = 0;
+      // This lane's vector's factors, loaded with the codes (one coalesced 128-byte line per array and tile); the
+      // epilogue fetches the ones it needs by shuffles instead of waiting on loads after the products.
+      const float my_f = a.factor[size_t(tile) * kTile + lane];
+      const float my_n = a.l2 ? a.sqnorm[size_t(tile) * kTile + lane] : 0.0f;
       for (; c + kUnroll <= C; c += kUnroll) {
         uint4 w[kUnroll];
 #pragma unroll
@@ -214,24 +220,31 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
       }
       // Epilogue: score the tile's 32 vectors for this lane's rows and keep those above the cached thresholds
       // (thresholds only rise, so the cache passes a superset of what the lists accept). Factors of vectors
-      // 8m + 2t and 8m + 2t + 1 in one 8-byte load (arrays hold whole tiles).
-      const size_t v0 = size_t(tile) * kTile + 2 * t;
+      // 8m + 2t and 8m + 2t + 1 from their lanes (arrays hold whole tiles).
+      // Vector 8m + 2t + e2 of the tile exists iff 8m + e2 < lim (one 32-bit compare with an immediate each).
+      const int lim = static_cast<int>(min(a.n - size_t(tile) * kTile, size_t(kTile))) - 2 * t;
 #pragma unroll
       for (int m = 0; m < 4; ++m) {
-        const float2 fv2 = *reinterpret_cast<const float2*>(a.factor + v0 + 8 * m);
-        float2 nn2 = make_float2(0.0f, 0.0f);
-        if (a.l2) nn2 = *reinterpret_cast<const float2*>(a.sqnorm + v0 + 8 * m);
+        const float fv2[2] = {__shfl_sync(0xffffffffu, my_f, 8 * m + 2 * t),
+                              __shfl_sync(0xffffffffu, my_f, 8 * m + 2 * t + 1)};
+        float nn2[2] = {0.0f, 0.0f};
+        if (a.l2) {
+          nn2[0] = __shfl_sync(0xffffffffu, my_n, 8 * m + 2 * t);
+          nn2[1] = __shfl_sync(0xffffffffu, my_n, 8 * m + 2 * t + 1);
+        }
 #pragma unroll
         for (int e2 = 0; e2 < 2; ++e2) {
-          const bool valid = v0 + 8 * m + e2 < a.n;
-          const float fv = e2 ? fv2.y : fv2.x, nn = e2 ? nn2.y : nn2.x;
+          const bool valid = 8 * m + e2 < lim;
+          const float fv = fv2[e2], nn = nn2[e2];
 #pragma unroll
           for (int x = 0; x < NG; ++x) {
 #pragma unroll
             for (int hh = 0; hh < H; ++hh) {
               // |2·acc + Σ q8| ≤ 2·127·128·dp + 127·dp < 2^31 for every dp ≤ 65536 (TurboQuantizer's d limit).
-              float s = fv * (qa[2 * x + hh] * float(2 * acc[x][m][2 * hh + e2] + qs[2 * x + hh]));
-              if (a.l2) s = 2.0f * s - nn;
+              // IP: (fv·qa)·x; L2: (fv·2qa)·x − ‖x‖² in one rounding (the GEMM path's select does the same).
+              const float f = fv * qa[2 * x + hh];
+              const float xv = float(2 * acc[x][m][2 * hh + e2] + qs[2 * x + hh]);
+              const float s = a.l2 ? fmaf(f, xv, -nn) : f * xv;
               sc[x][m][2 * hh + e2] = s;
               const int bit = ((x * 4 + m) * 2 + hh) * 2 + e2;
               if (valid && s > thr_reg[2 * x + hh]) pend |= 1u << bit;
@@ -241,6 +254,7 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
       }
     }
     // Offer the pending candidates; re-offer those that found their list full after the block compacts.
+    bool compacted = false;
     for (;;) {
       if (__any_sync(0xffffffffu, pend != 0)) {
 #pragma unroll
@@ -260,11 +274,15 @@ __global__ void __launch_bounds__(kScanThreads, NG == 1 ? 4 : 2) mma_scan_kernel
               }
       }
       if (!lists.settle(a.nq)) break;
+      compacted = true;
     }
+    // Thresholds change only when the lists are compacted (uniform over the block).
+    if (compacted) {
 #pragma unroll
-    for (int h = 0; h < 2 * NG; ++h) {
-      const int row = 8 * h + g;
-      thr_reg[h] = row < a.nq ? lists.thr[row] : FLT_MAX;
+      for (int h = 0; h < 2 * NG; ++h) {
+        const int row = 8 * h + g;
+        thr_reg[h] = row < a.nq ? lists.thr[row] : FLT_MAX;
+      }
     }
   }
   lists.write(a.nq, out + size_t(blockIdx.x) * a.K, static_cast<int>(gridDim.x) * a.K);

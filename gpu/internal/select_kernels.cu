@@ -68,6 +68,7 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
   lists.buf = reinterpret_cast<Cand*>(smem);
   lists.cnt = reinterpret_cast<int*>(lists.buf + B);
   lists.thr = reinterpret_cast<float*>(lists.cnt + 1);
+  lists.over = reinterpret_cast<int*>(lists.thr + 1);
   lists.B = B;
   lists.K = K;
   lists.init(1);
@@ -89,9 +90,14 @@ __global__ void __launch_bounds__(kSelThreads) select_scores_kernel(const T* __r
       const size_t c = cbeg + u;
       if (c < c1) {
         const int64_t v = id_base + int64_t(c);
-        float s = rs * raw[u];
-        if (tf.factor != nullptr) s = tf.factor[v] * s;
-        if (tf.l2) s = 2.0f * s - tf.sqnorm[v];
+        float s;
+        if (tf.factor != nullptr) {  // the fused scan's arithmetic: (f·rs)·raw, L2 (f·2rs)·raw − sqnorm, one rounding
+          const float f = tf.factor[v] * (tf.l2 ? 2.0f * rs : rs);
+          s = tf.l2 ? fmaf(f, raw[u], -tf.sqnorm[v]) : f * raw[u];
+        } else {
+          s = rs * raw[u];
+          if (tf.l2) s = 2.0f * s - tf.sqnorm[v];
+        }
         lists.offer(0, s, static_cast<int32_t>(v));
       }
     }
@@ -233,6 +239,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
   lists.buf = buf;
   lists.cnt = count;
   lists.thr = reinterpret_cast<float*>(count + 1);
+  lists.over = count + 2;  // the fast path's count[2] is done with (barrier above)
   lists.B = B;
   lists.K = K;
   lists.init(1);

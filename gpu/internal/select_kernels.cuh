@@ -18,7 +18,8 @@ namespace tqsearch::gpu::internal {
 constexpr int kMaxSelectK = 2048;
 
 /// How a raw GEMM score of (query i, vector v) becomes a ranking score.
-///   s = row_scale[i]·scale_mult·raw;  TQ codes: s ← factor[v]·s;  L2: s ← 2·s − sqnorm[v].
+///   rs = row_scale[i]·scale_mult;  TQ codes: s = (factor[v]·rs)·raw, L2 s = (factor[v]·2rs)·raw − sqnorm[v] (one
+///   rounding, fmaf: the fused scan's arithmetic);  no factor: s = rs·raw, L2 s ← 2·s − sqnorm[v].
 struct ScoreTransform {
   const float* row_scale = nullptr;  ///< (nq), null = 1; multiplied by scale_mult
   float scale_mult = 1.0f;

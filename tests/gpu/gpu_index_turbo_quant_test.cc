@@ -119,7 +119,7 @@ TEST(GpuIndexTurboQuant, SameResultsAsCpuWithFullRerank) {
 }
 
 /// Host model of the nibble-mode scan score of one code for one query (renorm estimator, inner product):
-/// ‖x‖/ρ · qscale·tscale/2 · (2·Σ q8·v + Σ q8) with the sign/magnitude table (gpu/internal/nibble_layout.h), q8 the
+/// (‖x‖/ρ · qscale·tscale/2) · (2·Σ q8·v + Σ q8) with the sign/magnitude table (gpu/internal/nibble_layout.h), q8 the
 /// query's rotated coordinates rounded in units of max|Πq|/127 — the GPU's arithmetic, operation for operation.
 float host_scan_score(const TurboQuantizer& tq, const PreparedQuery& pq, const uint8_t* code) {
   const int d = tq.d();
@@ -145,7 +145,7 @@ float host_scan_score(const TurboQuantizer& tq, const PreparedQuery& pq, const u
   const VectorFactors f = tq.factors(code);
   const float factor = f.norm / f.renorm;
   const float qa = sc * (0.5f * nt.tscale);
-  return factor * (qa * static_cast<float>(2 * acc + sum));
+  return (factor * qa) * static_cast<float>(2 * acc + sum);
 }
 
 /// The scan's own scores (no rerank, no refine): the fused tensor-core scan and the int8 GEMM path return the same
