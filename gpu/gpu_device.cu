@@ -5,7 +5,10 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <mutex>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "gpu/internal/cuda_check.cuh"
 #include "gpu/internal/device_buffer.cuh"
@@ -131,6 +134,20 @@ void device_free(void* p) noexcept {
   if (p != nullptr) {
     cudaFree(p);
   }
+}
+
+void set_max_dynamic_smem_once(const void* kernel, int device, int optin) {
+  // A memo of driver state (which functions already carry the attribute), not program state: guarded, append-only.
+  struct Memo {
+    std::mutex mu;
+    std::vector<std::pair<const void*, int>> done;
+  };
+  static Memo memo;
+  std::lock_guard<std::mutex> lock(memo.mu);
+  for (const auto& e : memo.done)
+    if (e.first == kernel && e.second == device) return;
+  TQ_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+  memo.done.emplace_back(kernel, device);
 }
 
 void* pinned_alloc(size_t bytes, const char* what) {

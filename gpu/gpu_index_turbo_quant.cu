@@ -114,6 +114,7 @@ namespace {
 
 constexpr int kMaxK = 1024;
 constexpr size_t kQueryChunk = 4096;  // queries per device pass (bounds the workspace)
+constexpr size_t kStagedBytes = size_t(1) << 20;  // transfers up to this size go through pinned staging
 
 void check_finite_host(size_t n, int d, const float* x, const char* what) {
   for (size_t i = 0; i < n; ++i) {
@@ -339,7 +340,18 @@ struct GpuIndexTurboQuant::Impl {
     sh.q8.resize(nq * q.dp, "int8 queries");
     sh.qsum.resize(nq, "int8 query sums");
     if (want_sketch) sh.sketch.resize(nq * d, "query sketches");
-    TQ_CUDA_CHECK(cudaMemcpyAsync(sh.queries.get(), queries, nq * d * sizeof(float), cudaMemcpyHostToDevice, sh.stream));
+    // Small batches (the latency case) copy through page-locked staging: both directions stay asynchronous and the
+    // host waits once, at the end. Large ones copy from and to the caller's memory (the driver pipelines those).
+    const bool staged = nq * d * sizeof(float) <= kStagedBytes && nq * size_t(k) * sizeof(Cand) <= kStagedBytes;
+    if (staged) {
+      sh.h_queries.resize(nq * d, "query staging");
+      std::memcpy(sh.h_queries.get(), queries, nq * d * sizeof(float));
+      TQ_CUDA_CHECK(cudaMemcpyAsync(sh.queries.get(), sh.h_queries.get(), nq * d * sizeof(float),
+                                    cudaMemcpyHostToDevice, sh.stream));
+    } else {
+      TQ_CUDA_CHECK(
+          cudaMemcpyAsync(sh.queries.get(), queries, nq * d * sizeof(float), cudaMemcpyHostToDevice, sh.stream));
+    }
     float* sketch_out = (want_sketch && q.qjl_structured) ? sh.sketch.get() : nullptr;
     const bool timed = p.collect_timings;
     if (timed) sh.create_events();
@@ -449,13 +461,20 @@ struct GpuIndexTurboQuant::Impl {
         internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, k, sh.result.get(), sh.stream);
       }
       mark(3);
-      TQ_CUDA_CHECK(cudaMemcpyAsync(out.data(), sh.result.get(), nq * k * sizeof(Cand), cudaMemcpyDeviceToHost,
-                                    sh.stream));
+      if (staged) sh.h_result.resize(nq * k, "result staging");
+      TQ_CUDA_CHECK(cudaMemcpyAsync(staged ? sh.h_result.get() : out.data(), sh.result.get(), nq * k * sizeof(Cand),
+                                    cudaMemcpyDeviceToHost, sh.stream));
       st.scanned += nq * n;
       if (p.rerank_factor > 0) st.reranked += nq * size_t(kcs);
     }
-    TQ_CUDA_CHECK(cudaMemcpyAsync(qnorm.data(), sh.qnorm.get(), nq * sizeof(float), cudaMemcpyDeviceToHost, sh.stream));
+    if (staged) sh.h_qnorm.resize(nq, "query norm staging");
+    TQ_CUDA_CHECK(cudaMemcpyAsync(staged ? sh.h_qnorm.get() : qnorm.data(), sh.qnorm.get(), nq * sizeof(float),
+                                  cudaMemcpyDeviceToHost, sh.stream));
     TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
+    if (staged) {
+      std::memcpy(qnorm.data(), sh.h_qnorm.get(), nq * sizeof(float));
+      if (n > 0) std::memcpy(out.data(), sh.h_result.get(), nq * k * sizeof(Cand));
+    }
     if (timed && n > 0) {
       float ms[4];
       TQ_CUDA_CHECK(cudaEventElapsedTime(&ms[0], sh.events[4], sh.events[0]));

@@ -53,6 +53,9 @@ struct Shard {
   DeviceBuffer<int> qsum;  // Σ of each query's q8 (nibble-mode ½-offset term)
   DeviceBuffer<int32_t> scores32;
   DeviceBuffer<Cand> cand, merged, reranked, result;
+  // Page-locked staging of small searches' transfers (a pageable copy synchronizes the host per call).
+  PinnedBuffer<float> h_queries, h_qnorm;
+  PinnedBuffer<Cand> h_result;
   cudaEvent_t events[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};  // stage timings (collect_timings)
   void create_events();
   /// Fused-scan plan for (n, queries per pass, K), cached (occupancy queries cost host time per search).
