@@ -138,16 +138,31 @@ void IndexTurboQuant::train(idx_t n, const float* x) {
                                          "training a new mean");
   const size_t dd = size_t(d);
   std::vector<double> sum(dd, 0.0);
-  std::vector<float> buf;
-  // One streaming pass in chunks (bounds the normalized copy for cosine); double sums, fixed order: the mean
-  // does not depend on the thread count.
-  const idx_t rows = chunk_rows(d);
-  for (idx_t i0 = 0; i0 < n; i0 += rows) {
-    const idx_t ni = std::min<idx_t>(n - i0, rows);
-    const float* xi = prepare_input(ni, x + size_t(i0) * dd, buf, "train", false);
-    for (idx_t i = 0; i < ni; ++i) {
-      const float* row = xi + size_t(i) * dd;
+  // One streaming pass, double sums in a fixed order: the mean does not depend on the thread count.
+  if (metric_ == IndexMetric::kCosine) {
+    std::vector<float> buf;
+    const idx_t rows = chunk_rows(d);  // bounds the normalized copy
+    for (idx_t i0 = 0; i0 < n; i0 += rows) {
+      const idx_t ni = std::min<idx_t>(n - i0, rows);
+      const float* xi = prepare_input(ni, x + size_t(i0) * dd, buf, "train", false);
+      for (idx_t i = 0; i < ni; ++i) {
+        const float* row = xi + size_t(i) * dd;
+        for (size_t j = 0; j < dd; ++j) sum[j] += double(row[j]);
+      }
+    }
+  } else {
+    // The sums double as the finite check: a double sum of finite floats cannot overflow, so a NaN/Inf sum means a
+    // NaN/Inf input in that column (then the checking pass finds and reports the first one).
+    for (idx_t i = 0; i < n; ++i) {
+      const float* row = x + size_t(i) * dd;
       for (size_t j = 0; j < dd; ++j) sum[j] += double(row[j]);
+    }
+    bool finite = true;
+    for (size_t j = 0; j < dd; ++j) finite &= std::isfinite(sum[j]);
+    if (!finite) {
+      std::vector<float> buf;
+      prepare_input(n, x, buf, "train", false);  // throws
+      TQ_THROW("IndexTurboQuant::train: a column sum is not finite although every value is");  // not reached
     }
   }
   std::vector<float> mu(dd);
@@ -181,14 +196,19 @@ float IndexTurboQuant::mean_dot(const float* q) const {
 
 void IndexTurboQuant::encode_rows(idx_t n, const float* x, uint8_t* out, std::vector<float>& buf,
                                   const char* what) const {
-  if (metric_ == IndexMetric::kCosine || !mean_.empty()) {
+  if (metric_ == IndexMetric::kCosine) {
     tq_->encode(size_t(n), prepare_input(n, x, buf, what, true), out);
     return;
   }
-  // Rows go to the quantizer as they are: its encode checks every row (NaN/Inf, overflow) from the norm it computes
-  // anyway, so the separate finite pass runs only to word the error in this index's terms.
+  // Rows go to the quantizer as they are (centered inside it: no copy of x − μ): its encode checks every row (NaN/Inf,
+  // overflow) from the norm it computes anyway, so the separate finite pass runs only to word the error in this
+  // index's terms.
   try {
-    tq_->encode(size_t(n), x, out);
+    if (!mean_.empty()) {
+      tq_->encode_centered(size_t(n), x, mean_.data(), out);
+    } else {
+      tq_->encode(size_t(n), x, out);
+    }
   } catch (const Error&) {
     prepare_input(n, x, buf, what, false);  // throws "IndexTurboQuant::<what>: vector i has a non-finite value ..."
     throw;                                  // overflow: the quantizer's message

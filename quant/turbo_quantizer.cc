@@ -147,8 +147,11 @@ struct TurboQuantizer::EncodeScratch {
   std::vector<uint8_t> cell, cell_start;
 };
 
-int TurboQuantizer::encode_indices(const float* x, uint8_t* code, float* y, uint8_t* idx,
-                                   EncodeScratch& scratch) const {
+int TurboQuantizer::encode_indices(const float* x, const float* mean, uint8_t* code, float* y) const {
+  if (mean != nullptr) {  // the centered row goes to y, then is read back from there (same floats as a copy)
+    for (int j = 0; j < d_; ++j) y[j] = x[j] - mean[j];
+    x = y;
+  }
   // Four partial sums: one long dependent chain of double adds would cost ~4 cycles per coordinate.
   double s4[4] = {0, 0, 0, 0};
   int j0 = 0;
@@ -211,13 +214,13 @@ void TurboQuantizer::encode_factors(float* y, const uint8_t* idx, uint8_t* code,
   }
 }
 
-int64_t TurboQuantizer::encode_group(const float* x, size_t m, uint8_t* codes, EncodeScratch& scratch) const {
+int64_t TurboQuantizer::encode_group(const float* x, const float* mean, size_t m, uint8_t* codes,
+                                     EncodeScratch& scratch) const {
   int status[kEncodeGroup];
   int64_t bad = -1;
   size_t to_rotate = 0;
   for (size_t v = 0; v < m; ++v) {
-    status[v] = encode_indices(x + v * d_, codes + v * code_size_, scratch.ys.data() + v * d_,
-                               scratch.idxs.data() + v * d_, scratch);
+    status[v] = encode_indices(x + v * d_, mean, codes + v * code_size_, scratch.ys.data() + v * d_);
     if (status[v] == kRowBad && bad < 0) bad = int64_t(v);
     to_rotate += status[v] == kRowNeedsRotation;
   }
@@ -389,6 +392,17 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
 void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
   if (n == 0) return;
   TQ_CHECK(x != nullptr && codes != nullptr, "TurboQuantizer::encode: null input or output pointer");
+  encode_rows(n, x, nullptr, codes);
+}
+
+void TurboQuantizer::encode_centered(size_t n, const float* x, const float* mean, uint8_t* codes) const {
+  if (n == 0) return;
+  TQ_CHECK(x != nullptr && mean != nullptr && codes != nullptr,
+           "TurboQuantizer::encode_centered: null input, mean or output pointer");
+  encode_rows(n, x, mean, codes);
+}
+
+void TurboQuantizer::encode_rows(size_t n, const float* x, const float* mean, uint8_t* codes) const {
   // Each row is checked inside encode_indices (finite values and a norm that fits in a float, from the norm it computes
   // anyway); nothing may throw inside the OpenMP region (an exception leaving one terminates the process), so a bad
   // row is only recorded there and reported after the loop. Then the contents of `codes` are unspecified.
@@ -401,7 +415,7 @@ void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
 #pragma omp for schedule(static)
     for (size_t g = 0; g < groups; ++g) {
       const size_t i = g * kEncodeGroup, m = std::min<size_t>(kEncodeGroup, n - i);
-      const int64_t b = encode_group(x + i * d_, m, codes + i * code_size_, scratch);
+      const int64_t b = encode_group(x + i * d_, mean, m, codes + i * code_size_, scratch);
       if (b >= 0 && my_bad < 0) my_bad = int64_t(i) + b;
     }
     if (my_bad >= 0) {
@@ -411,11 +425,14 @@ void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
   }
   if (bad_row >= 0) {
     const float* row = x + size_t(bad_row) * d_;
+    auto value = [&](int j) { return mean != nullptr ? row[j] - mean[j] : row[j]; };
     int j = 0;
-    while (j < d_ && std::isfinite(row[j])) ++j;
-    TQ_CHECK(j == d_, "TurboQuantizer::encode: row " << bad_row << " has a non-finite value (" << row[j]
-                                                     << ") at column " << j << "; only finite floats can be encoded");
-    TQ_THROW("TurboQuantizer::encode: row " << bad_row << " has a norm above FLT_MAX; scale the vectors down");
+    while (j < d_ && std::isfinite(value(j))) ++j;
+    TQ_CHECK(j == d_, "TurboQuantizer::encode: row " << bad_row << (mean != nullptr ? " minus the mean" : "")
+                                                     << " has a non-finite value (" << value(j) << ") at column " << j
+                                                     << "; only finite floats can be encoded");
+    TQ_THROW("TurboQuantizer::encode: row " << bad_row << (mean != nullptr ? " minus the mean" : "")
+                                            << " has a norm above FLT_MAX; scale the vectors down");
   }
 }
 

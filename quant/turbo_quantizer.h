@@ -96,6 +96,12 @@ class TurboQuantizer {
   /// @param x      (n, d) row-major float32
   /// @param codes  (n, code_size()) output
   void encode(size_t n, const float* x, uint8_t* codes) const;
+  /// Encode the rows of x − mean (coordinate j of row i is the float x[i][j] − mean[j]) without a centered copy:
+  /// the same codes as encode() of the explicitly subtracted rows. Errors as encode(), for the centered rows.
+  /// @param x      (n, d) row-major float32
+  /// @param mean   (d) float32
+  /// @param codes  (n, code_size()) output
+  void encode_centered(size_t n, const float* x, const float* mean, uint8_t* codes) const;
   /// Reconstruct ‖x‖·Πᵀŷ (the mse reconstruction; the QJL sketch is not added). @param x (n, d) output
   void decode(size_t n, const uint8_t* codes, float* x) const;
 
@@ -129,15 +135,17 @@ class TurboQuantizer {
   /// Encode rows in groups of kEncodeGroup (the per-row factor sums of a group run interleaved).
   static constexpr size_t kEncodeGroup = 4;
   enum : int { kRowBad = 0, kRowDone = 1, kRowNeedsFactors = 2, kRowNeedsRotation = 3 };
-  /// Norm (into code) and y = x/‖x‖. kRowBad (nothing meaningful written) when the row has NaN/Inf or a norm above
+  /// encode() and encode_centered() (mean == nullptr: rows as they are).
+  void encode_rows(size_t n, const float* x, const float* mean, uint8_t* codes) const;
+  /// Norm (into code) and y = x/‖x‖ (x − mean when mean is set). kRowBad (nothing meaningful written) when the row has NaN/Inf or a norm above
   /// FLT_MAX; kRowDone for a zero vector; else kRowNeedsRotation (y is then rotated in place by the caller).
-  int encode_indices(const float* x, uint8_t* code, float* y, uint8_t* idx, EncodeScratch& scratch) const;
+  int encode_indices(const float* x, const float* mean, uint8_t* code, float* y) const;
   /// Indices of the rotated y (into idx, packed into code); kRowNeedsFactors when ρ / QJL remain to be written.
   int encode_rotated(float* y, uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const;
   /// ρ, γ and the QJL signs of one row (y is overwritten).
   void encode_factors(float* y, const uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const;
   /// m <= kEncodeGroup consecutive rows; returns the offset of the first bad row in the group, or −1.
-  int64_t encode_group(const float* x, size_t m, uint8_t* codes, EncodeScratch& scratch) const;
+  int64_t encode_group(const float* x, const float* mean, size_t m, uint8_t* codes, EncodeScratch& scratch) const;
   double cosine_of(const float* y, const uint8_t* idx) const;
   void optimize_cosine(const float* y, uint8_t* idx, EncodeScratch& scratch) const;
   /// Scales t swept by optimize_cosine (relative to the nearest-centroid code at t = 1), and its bucket count.

@@ -134,6 +134,41 @@ TEST(IndexTurboQuantCenter, TrainIsRequiredAndComputesTheMean) {
   expect_error([&] { plain.set_mean(expect.data()); }, "centering is off");
 }
 
+// add() and sa_encode() of a centered index store exactly the quantizer's codes of x − μ; a NaN/Inf row is named
+// in the index's words and leaves the index as it was; train() names a non-finite training value.
+TEST(IndexTurboQuantCenter, CenteredCodesAreTheQuantizerCodesOfTheDifference) {
+  const auto& ds = data();
+  for (IndexMetric m : {IndexMetric::kL2, IndexMetric::kInnerProduct}) {
+    for (double bits : {1.0, 2.0, 2.5, 4.0}) {
+      auto idx = trained_filled(m, centered_options(bits));
+      const std::vector<float>& mu = idx->mean();
+      std::vector<float> diff(ds.base.size());
+      for (size_t i = 0; i < ds.nb; ++i)
+        for (int j = 0; j < ds.d; ++j) diff[i * ds.d + j] = ds.base[i * ds.d + j] - mu[size_t(j)];
+      std::vector<uint8_t> want(ds.nb * idx->code_size), sa(ds.nb * idx->code_size);
+      idx->quantizer().encode(ds.nb, diff.data(), want.data());
+      EXPECT_EQ(0, std::memcmp(want.data(), idx->codes.data(), want.size())) << "bits " << bits;
+      idx->sa_encode(idx_t(ds.nb), ds.base.data(), sa.data());
+      EXPECT_EQ(want, sa) << "bits " << bits;
+
+      std::vector<float> bad(ds.base.begin(), ds.base.begin() + 100 * ds.d);
+      bad[size_t(77) * ds.d + 5] = std::nanf("");
+      const std::vector<uint8_t> before = idx->codes;
+      expect_error([&] { idx->add(100, bad.data()); }, "IndexTurboQuant::add: vector 77 has a non-finite value");
+      EXPECT_EQ(idx->ntotal, idx_t(ds.nb));
+      EXPECT_EQ(idx->codes, before);
+      bad[size_t(77) * ds.d + 5] = INFINITY;
+      expect_error([&] { idx->sa_encode(100, bad.data(), sa.data()); },
+                   "IndexTurboQuant::sa_encode: vector 77 has a non-finite value");
+    }
+  }
+  IndexTurboQuant idx(ds.d, IndexMetric::kL2, centered_options());
+  std::vector<float> bad(ds.base.begin(), ds.base.begin() + 50 * ds.d);
+  bad[size_t(31) * ds.d + ds.d - 1] = -INFINITY;
+  expect_error([&] { idx.train(50, bad.data()); }, "IndexTurboQuant::train: vector 31 has a non-finite value");
+  EXPECT_FALSE(idx.is_trained);
+}
+
 TEST(IndexTurboQuantCenter, CosineMeanIsTheMeanOfNormalizedRows) {
   const auto& ds = data();
   IndexTurboQuant idx(ds.d, IndexMetric::kCosine, centered_options());

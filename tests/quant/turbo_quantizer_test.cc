@@ -388,5 +388,46 @@ TEST(TurboQuantizer, RejectsNormOverflowWithoutTerminating) {
   }
 }
 
+// encode_centered gives exactly the codes of encode() on the explicitly subtracted rows (every option, tails of
+// the groups of rows, a row equal to the mean), and names the row when x − mean is not finite.
+TEST(TurboQuantizer, EncodeCenteredEqualsEncodeOfTheSubtractedRows) {
+  for (int d : {1, 7, 64, 100, 130}) {
+    const size_t n = 103;
+    auto x = testing::clustered(n, d, 5, 40 + d);
+    const auto mean = testing::gaussian(1, d, 50 + d);
+    for (int j = 0; j < d; ++j) x[size_t(11) * d + j] = mean[size_t(j)];  // centers to the zero vector
+    std::vector<float> centered(x.size());
+    for (size_t i = 0; i < n; ++i)
+      for (int j = 0; j < d; ++j) centered[i * d + j] = x[i * d + j] - mean[size_t(j)];
+    for (int variant = 0; variant < 6; ++variant) {
+      TurboQuantizerOptions o;
+      o.bits = variant == 3 ? 2.5 : (variant == 5 ? 1 : 4);
+      o.store_renorm = variant != 1;
+      o.qjl = variant == 1;
+      o.fp16_norm = variant == 2;
+      o.optimize_cosine = variant == 4;
+      TurboQuantizer tq(d, o);
+      std::vector<uint8_t> want(n * tq.code_size()), got(n * tq.code_size(), 0xEE);
+      tq.encode(n, centered.data(), want.data());
+      tq.encode_centered(n, x.data(), mean.data(), got.data());
+      EXPECT_EQ(want, got) << "d " << d << " variant " << variant;
+    }
+  }
+  TurboQuantizer tq(16);
+  auto x = testing::gaussian(10, 16, 3);
+  std::vector<float> mean(16, 0.5f);
+  std::vector<uint8_t> codes(10 * tq.code_size());
+  x[6 * 16 + 2] = 3e38f;
+  mean[2] = -3e38f;  // finite input, x − mean overflows to +inf
+  try {
+    tq.encode_centered(10, x.data(), mean.data(), codes.data());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 6 minus the mean has a non-finite value"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(tq.encode_centered(10, x.data(), nullptr, codes.data()), Error);
+}
+
 }  // namespace
 }  // namespace tqsearch
