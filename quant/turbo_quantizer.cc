@@ -10,6 +10,7 @@
 
 #include "quant/error.h"
 #include "quant/hadamard_rotation.h"
+#include "quant/internal/encode_kernels.h"
 #include "quant/internal/float16.h"
 #include "quant/internal/quantize.h"
 #include "quant/internal/random.h"
@@ -147,18 +148,7 @@ struct TurboQuantizer::EncodeScratch {
   std::vector<uint8_t> cell, cell_start;
 };
 
-int TurboQuantizer::encode_indices(const float* x, const float* mean, uint8_t* code, float* y) const {
-  if (mean != nullptr) {  // the centered row goes to y, then is read back from there (same floats as a copy)
-    for (int j = 0; j < d_; ++j) y[j] = x[j] - mean[j];
-    x = y;
-  }
-  // Four partial sums: one long dependent chain of double adds would cost ~4 cycles per coordinate.
-  double s4[4] = {0, 0, 0, 0};
-  int j0 = 0;
-  for (; j0 + 4 <= d_; j0 += 4)
-    for (int u = 0; u < 4; ++u) s4[u] += double(x[j0 + u]) * x[j0 + u];
-  for (; j0 < d_; ++j0) s4[0] += double(x[j0]) * x[j0];
-  const double ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+int TurboQuantizer::encode_norm(const float* x, double ss, uint8_t* code, float* y) const {
   // A NaN/Inf coordinate makes ss NaN or +inf: together with an overflowing norm, the one check of the row
   // (encode() reports which case after its parallel loop).
   if (!(std::sqrt(ss) <= double(FLT_MAX))) return kRowBad;
@@ -180,6 +170,10 @@ int TurboQuantizer::encode_indices(const float* x, const float* mean, uint8_t* c
 }
 
 int TurboQuantizer::encode_rotated(float* y, uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const {
+  if (alloc_.num_high() == 0 && alloc_.low_bits() == 1) {  // no choice for optimize_cosine at 1 bit
+    internal::quantize_pack_1bit(simd_level(), cb_low_->boundaries()[0], y, d_, idx, code);
+    return options_.store_renorm || options_.qjl ? kRowNeedsFactors : kRowDone;
+  }
   const int nh = alloc_.num_high();
   if (nh > 0) quantize_range(*cb_high_, y, nh, idx);
   quantize_range(*cb_low_, y + nh, d_ - nh, idx + nh);
@@ -219,8 +213,21 @@ int64_t TurboQuantizer::encode_group(const float* x, const float* mean, size_t m
   int status[kEncodeGroup];
   int64_t bad = -1;
   size_t to_rotate = 0;
+  // Norms of the m rows side by side (of x − mean, formed in the row buffers, when centering: the same floats as a
+  // copy), then each row's norm is stored and its unit vector written to ys.
+  const float* src = x;
+  if (mean != nullptr) {
+    for (size_t v = 0; v < m; ++v) {
+      float* y = scratch.ys.data() + v * d_;
+      const float* xv = x + v * d_;
+      for (int j = 0; j < d_; ++j) y[j] = xv[j] - mean[j];
+    }
+    src = scratch.ys.data();
+  }
+  double ss[kEncodeGroup];
+  internal::sum_squares_rows(simd_level(), src, size_t(d_), d_, int(m), ss);
   for (size_t v = 0; v < m; ++v) {
-    status[v] = encode_indices(x + v * d_, mean, codes + v * code_size_, scratch.ys.data() + v * d_);
+    status[v] = encode_norm(src + v * d_, ss[v], codes + v * code_size_, scratch.ys.data() + v * d_);
     if (status[v] == kRowBad && bad < 0) bad = int64_t(v);
     to_rotate += status[v] == kRowNeedsRotation;
   }
@@ -238,29 +245,19 @@ int64_t TurboQuantizer::encode_group(const float* x, const float* mean, size_t m
   if (m == kEncodeGroup && !options_.qjl && status[0] == kRowNeedsFactors && status[1] == kRowNeedsFactors &&
       status[2] == kRowNeedsFactors && status[3] == kRowNeedsFactors) {
     // ρ of four rows at once: each row's sum is still the same sequential chain over j (identical bits), but the
-    // four chains interleave, so the 4-cycle latency of each double add is hidden.
-    static_assert(kEncodeGroup == 4, "the interleaved ρ loop is written for groups of 4");
-    const int nh = alloc_.num_high();
-    const float* ch = cb_high_->centroids().data();
-    const float* cl = cb_low_->centroids().data();
-    const float* y0 = scratch.ys.data();
-    const float *y1 = y0 + d_, *y2 = y1 + d_, *y3 = y2 + d_;
-    const uint8_t* i0 = scratch.idxs.data();
-    const uint8_t *i1 = i0 + d_, *i2 = i1 + d_, *i3 = i2 + d_;
-    double r0 = 0, r1 = 0, r2 = 0, r3 = 0;
-    for (int j = 0; j < nh; ++j) {
-      r0 += double(y0[j]) * ch[i0[j]];
-      r1 += double(y1[j]) * ch[i1[j]];
-      r2 += double(y2[j]) * ch[i2[j]];
-      r3 += double(y3[j]) * ch[i3[j]];
-    }
-    for (int j = nh; j < d_; ++j) {
-      r0 += double(y0[j]) * cl[i0[j]];
-      r1 += double(y1[j]) * cl[i1[j]];
-      r2 += double(y2[j]) * cl[i2[j]];
-      r3 += double(y3[j]) * cl[i3[j]];
-    }
-    const double rho[4] = {r0, r1, r2, r3};
+    // four chains run side by side, so the latency of each double add is hidden.
+    static_assert(kEncodeGroup == 4, "the ρ kernel takes groups of 4");
+    internal::RhoArgs ra;
+    ra.y = scratch.ys.data();
+    ra.idx = scratch.idxs.data();
+    ra.d = d_;
+    ra.nh = alloc_.num_high();
+    ra.ch = cb_high_->centroids().data();
+    ra.nbh = alloc_.high_bits();
+    ra.cl = cb_low_->centroids().data();
+    ra.nbl = alloc_.low_bits();
+    double rho[4];
+    internal::rho_rows4(simd_level(), ra, rho);
     for (size_t v = 0; v < 4; ++v)
       store_f32(codes + v * code_size_ + renorm_offset_, static_cast<float>(std::max(rho[v], 1e-6)));
     return bad;

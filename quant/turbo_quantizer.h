@@ -137,9 +137,10 @@ class TurboQuantizer {
   enum : int { kRowBad = 0, kRowDone = 1, kRowNeedsFactors = 2, kRowNeedsRotation = 3 };
   /// encode() and encode_centered() (mean == nullptr: rows as they are).
   void encode_rows(size_t n, const float* x, const float* mean, uint8_t* codes) const;
-  /// Norm (into code) and y = x/‖x‖ (x − mean when mean is set). kRowBad (nothing meaningful written) when the row has NaN/Inf or a norm above
-  /// FLT_MAX; kRowDone for a zero vector; else kRowNeedsRotation (y is then rotated in place by the caller).
-  int encode_indices(const float* x, const float* mean, uint8_t* code, float* y) const;
+  /// Norm (into code, from ss = ‖x‖²) and y = x/‖x‖ (y may be x). kRowBad (nothing meaningful written) when the
+  /// row has NaN/Inf or a norm above FLT_MAX; kRowDone for a zero vector; else kRowNeedsRotation (y is then rotated
+  /// in place by the caller).
+  int encode_norm(const float* x, double ss, uint8_t* code, float* y) const;
   /// Indices of the rotated y (into idx, packed into code); kRowNeedsFactors when ρ / QJL remain to be written.
   int encode_rotated(float* y, uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const;
   /// ρ, γ and the QJL signs of one row (y is overwritten).
