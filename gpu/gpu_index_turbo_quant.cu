@@ -96,7 +96,8 @@ void Shard::reserve(size_t n) {
   f_norm.grow_keep(cap, size, stream, "norms");
   f_renorm.grow_keep(cap, size, stream, "renorm factors");
   f_sqnorm.grow_keep(cap, size, stream, "squared norms");
-  // The scan reads a tile's factors in pairs, past the last vector of a partial tile: keep that tail defined.
+  // The scan loads one factor per lane of a whole tile, past the last vector of a partial tile: keep that tail
+  // defined (masked out of the scores).
   for (DeviceBuffer<float>* f : {&f_norm, &f_renorm, &f_sqnorm})
     TQ_CUDA_CHECK(cudaMemsetAsync(f->get() + size, 0, (cap - size) * sizeof(float), stream));
   if (raw_row_bytes > 0) raw.grow_keep(cap * raw_row_bytes, size * raw_row_bytes, stream, "raw vectors for refine");
@@ -344,7 +345,7 @@ struct GpuIndexTurboQuant::Impl {
     // host waits once, at the end. Large ones copy from and to the caller's memory (the driver pipelines those).
     const bool staged = nq * d * sizeof(float) <= kStagedBytes && nq * size_t(k) * sizeof(Cand) <= kStagedBytes;
     if (staged) {
-      sh.h_queries.resize(nq * d, "query staging");
+      sh.h_queries.resize(kStagedBytes / sizeof(float), "query staging");  // one size: no re-allocation later
       std::memcpy(sh.h_queries.get(), queries, nq * d * sizeof(float));
       TQ_CUDA_CHECK(cudaMemcpyAsync(sh.queries.get(), sh.h_queries.get(), nq * d * sizeof(float),
                                     cudaMemcpyHostToDevice, sh.stream));
@@ -461,13 +462,13 @@ struct GpuIndexTurboQuant::Impl {
         internal::launch_rerank_topk(q, ra, sh.merged.get(), static_cast<int>(nq), kcs, k, sh.result.get(), sh.stream);
       }
       mark(3);
-      if (staged) sh.h_result.resize(nq * k, "result staging");
+      if (staged) sh.h_result.resize(kStagedBytes / sizeof(Cand), "result staging");
       TQ_CUDA_CHECK(cudaMemcpyAsync(staged ? sh.h_result.get() : out.data(), sh.result.get(), nq * k * sizeof(Cand),
                                     cudaMemcpyDeviceToHost, sh.stream));
       st.scanned += nq * n;
       if (p.rerank_factor > 0) st.reranked += nq * size_t(kcs);
     }
-    if (staged) sh.h_qnorm.resize(nq, "query norm staging");
+    if (staged) sh.h_qnorm.resize(kQueryChunk, "query norm staging");
     TQ_CUDA_CHECK(cudaMemcpyAsync(staged ? sh.h_qnorm.get() : qnorm.data(), sh.qnorm.get(), nq * sizeof(float),
                                   cudaMemcpyDeviceToHost, sh.stream));
     TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));

@@ -3,11 +3,14 @@
 /// @file
 /// Block-wide top-K selection in shared memory ("filter + bitonic compaction"), device code only.
 ///
-/// Per list: a buffer of B candidates (B a power of two), a count and a threshold. Each round every thread
-/// offers at most `per_round` candidates per list; those above the threshold are appended. After the round the
-/// block checks the lists: when any has fewer than per_round·blockDim free slots left, all lists are sorted
-/// together (one bitonic network, best first), truncated to K, and each threshold becomes its list's K-th best. Candidates ordered by score, then by
-/// smaller id (the CPU FlatScanner's order).
+/// Per list: a buffer of B candidates (B a power of two), a count and a threshold. Two policies:
+/// - end_round(): each round every thread offers at most `per_round` candidates per list (offer); after the round
+///   the block checks the lists, and when any has fewer than per_round·blockDim free slots left, all lists are
+///   sorted together (one bitonic network, best first), truncated to K, and each threshold becomes its list's
+///   K-th best.
+/// - try_offer() / settle(): lists smaller than a round's worst case; a candidate that finds its list full raises
+///   a shared flag and is offered again after the block compacts (see settle()).
+/// Candidates are ordered by score, then by smaller id (the CPU FlatScanner's order).
 
 #include <cuda_runtime.h>
 
@@ -53,16 +56,18 @@ struct TopKLists {
   Cand* buf;   // L × B
   int* cnt;    // L
   float* thr;  // L
-  int* over;   // 1: some try_offer found its list full since the last compaction
+  int* over;   // the settle() epoch in which some try_offer found its list full (shared)
   int B;
   int K;
+  int epoch = 0;  // settle() calls so far: the same in every thread (each thread's own copy)
 
   __device__ void init(int L) {
     for (int i = threadIdx.x; i < L; i += blockDim.x) {
       cnt[i] = 0;
       thr[i] = -FLT_MAX;
     }
-    if (threadIdx.x == 0) *over = 0;
+    if (threadIdx.x == 0) *over = -1;
+    epoch = 0;
     __syncthreads();
   }
   /// Offer one candidate to list l (any thread, any time within a round).
@@ -107,8 +112,6 @@ struct TopKLists {
       // Strictly better only from now on (ties beyond K are dropped, as the CPU heap).
       thr[l] = kept >= K ? buf[(l << lb) + K - 1].s : -FLT_MAX;
     }
-    // Every thread read the flag before this call's first barrier (settle); offers resume after the next one.
-    if (threadIdx.x == 0) *over = 0;
     __syncthreads();
   }
   /// End of a round: when any list may overflow in the next round, compact all lists together.
@@ -132,13 +135,18 @@ struct TopKLists {
       buf[l * B + pos] = Cand{s, id};
       return true;
     }
-    *over = 1;
+    *over = epoch;
     return false;
   }
+  /// One shared word instead of L counts. It holds the epoch of the last overflow, so a warp that has already
+  /// moved on to the next round (and overflows there: it writes epoch + 1) cannot change what a slower warp reads
+  /// here after the same barrier: every thread decides alike. When an overflow happened, no warp leaves before
+  /// all have read (compact_all starts with a barrier).
   __device__ bool settle(int L) {
     __syncthreads();
-    const bool over_now = *over;  // one flag instead of L counts (read after the barrier: uniform)
-    if (over_now) compact_all(L);  // clamps counts to B, keeps the best K, clears the flag
+    const bool over_now = *over == epoch;
+    ++epoch;
+    if (over_now) compact_all(L);  // clamps counts to B, keeps the best K
     return over_now;
   }
   /// Final: sort every list and write its best K (padding: score −FLT_MAX, id −1) to out + l·out_stride_lists.

@@ -24,7 +24,9 @@ void check_launch(const char* kernel, const char* file, int line);
 /// cudaFuncSetAttribute(kernel, MaxDynamicSharedMemorySize, optin) on the current device `device`, done once per
 /// (kernel, device) in the process: the value is always the device's opt-in maximum, so the driver's per-function
 /// state never changes after the first call and later launches skip the call (a few µs of host time per launch at
-/// nq = 1). Thread-safe: a second thread waits until the first has set it.
+/// nq = 1). Thread-safe: a second thread waits until the first has set it. The memo mirrors driver state that
+/// lives as long as the device's primary context: tqsearch never calls cudaDeviceReset, and a program that does
+/// must not use tqsearch GPU indexes across the reset.
 void set_max_dynamic_smem_once(const void* kernel, int device, int optin);
 
 }  // namespace tqsearch::gpu::internal

@@ -239,7 +239,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_kernel(const Cand* __rest
   lists.buf = buf;
   lists.cnt = count;
   lists.thr = reinterpret_cast<float*>(count + 1);
-  lists.over = count + 2;  // the fast path's count[2] is done with (barrier above)
+  lists.over = count + 2;  // the fast path's count[2], if it ran, is done with (barrier above)
   lists.B = B;
   lists.K = K;
   lists.init(1);

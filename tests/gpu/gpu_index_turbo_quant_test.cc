@@ -202,6 +202,47 @@ TEST(GpuIndexTurboQuant, ScanScoresMatchBetweenPathsAndTheHostModel) {
   }
 }
 
+/// Enough tiles that every warp of the fused scan runs several rounds (at most 8 blocks of 8 warps per SM, so
+/// n = 3·(32·8·8)·SMs vectors give ≥ 3 rounds): the block's top-K lists overflow, compact and re-offer across rounds
+/// and the cached thresholds are reloaded between them. The fused scan's scores and ids (rerank off) must equal
+/// the int8 GEMM path's, which has no rounds, for IP and L2, one and several query groups, small and large K.
+TEST(GpuIndexTurboQuant, MultiRoundScanMatchesTheGemmPath) {
+  TQ_REQUIRE_GPU();
+  const uint64_t seed = 777;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  int sms = 0;
+  ASSERT_EQ(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), cudaSuccess);
+  const size_t n = size_t(3) * 32 * 8 * 8 * size_t(sms) + 17;  // + a partial tile
+  const int d = 64;
+  const std::vector<float> x = clustered(n, d, 50, 0.5f, seed);
+  for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
+    GpuIndexTurboQuant index(d, opts(4, true), metric);
+    index.add(n, x.data());
+    for (size_t nq : {size_t(1), size_t(12), size_t(32)}) {
+      for (int k : {10, 100}) {
+        const std::vector<float> q = clustered(nq, d, 50, 0.5f, seed + nq);
+        GpuSearchParams gp;
+        gp.estimator = Estimator::kRenorm;
+        gp.rerank_factor = 0;
+        std::vector<float> D[2];
+        std::vector<int64_t> I[2];
+        for (int gemm : {0, 1}) {
+          gp.gemm_min_batch = gemm;
+          D[gemm].assign(nq * k, std::numeric_limits<float>::quiet_NaN());
+          I[gemm].assign(nq * k, -7);
+          GpuSearchStats st;
+          index.search(nq, q.data(), k, gp, D[gemm].data(), I[gemm].data(), &st);
+          ASSERT_EQ(st.used_gemm, gemm == 1);
+        }
+        char what[128];
+        std::snprintf(what, sizeof what, "n=%zu %s nq=%zu k=%d fused vs gemm", n,
+                      metric == Metric::kL2 ? "L2" : "IP", nq, k);
+        expect_identical(D[0], I[0], D[1], I[1], what);
+      }
+    }
+  }
+}
+
 /// Beyond d ≈ 14k a fused scan block's int8 query rows no longer fit in shared memory: the automatic path choice
 /// takes the GEMM path, with the same results as the CPU (full rerank), and forcing the fused scan says why not.
 TEST(GpuIndexTurboQuant, LargeDimensionSearchesThroughTheGemmPath) {
