@@ -7,6 +7,8 @@
 #include <cfloat>
 #include <cmath>
 #include <functional>
+#include <utility>
+#include <vector>
 
 #include "quant/bit_allocation.h"
 #include "quant/error.h"
@@ -236,6 +238,40 @@ inline float estimate(const TurboQuantizer& tq, const PreparedQuery& pq, const u
   return l2 ? 2 * ip - f.norm * f.norm : ip;
 }
 
+// The largest float below t: a scan compares `value > below(t)`, i.e. value ≥ t. Bounded scans keep every row that
+// reaches the k-th best (ties included) and let ExactTopK order them by (score, row), so their result does not
+// depend on the order in which blocks are scanned.
+inline float below(float t) { return std::nextafter(t, -INFINITY); }
+
+// Order of a bounded scan over blocks [b0, b1): first a pilot of kPilotChunks evenly spaced chunks (about
+// 1/kPilotShare of the blocks), then the rest in increasing order. The pilot's rescored rows set a k-th best close to
+// the final one early; scanning from the first block instead, every row passes the bound until the threshold has
+// warmed up, and more so when the data is sorted (GloVe's rows are ordered by word frequency): GloVe 100k TQ4 prefix
+// scan, 1 thread: z = 0 377 → 213 rows rescored per query (1.30× → 1.52× the full layout's QPS), z = 2 (recall equal
+// to the full scan's) 0.93× → 1.07×.
+std::vector<std::pair<size_t, size_t>> bounded_scan_order(size_t b0, size_t b1) {
+  constexpr size_t kPilotChunks = 4, kPilotShare = 64;  // GloVe: 4 × 1/256 rescored the fewest rows of those tried
+  const size_t n = b1 - b0;
+  const size_t cb = n / (kPilotChunks * kPilotShare);  // blocks per pilot chunk
+  std::vector<std::pair<size_t, size_t>> order;
+  if (cb == 0) {
+    order.emplace_back(b0, b1);
+    return order;
+  }
+  std::vector<size_t> starts(kPilotChunks);
+  for (size_t j = 0; j < kPilotChunks; ++j) {
+    starts[j] = b0 + (2 * j + 1) * n / (2 * kPilotChunks) - cb / 2;
+    order.emplace_back(starts[j], starts[j] + cb);
+  }
+  size_t pos = b0;
+  for (size_t st : starts) {
+    if (pos < st) order.emplace_back(pos, st);
+    pos = st + cb;
+  }
+  if (pos < b1) order.emplace_back(pos, b1);
+  return order;
+}
+
 // Prefix-scan sink: rows whose bound beats the query's k-th best full score are queued and rescored with the full
 // codes in batches of kPendingBatch. Uniform 4-bit codes first get a SIMD value of the estimate (dot_nibbles, off
 // from the exact one by rounding only, with a rigorous bound ε); only rows whose value + ε can still beat the k-th
@@ -295,7 +331,7 @@ void flush_pending(PrefixContext& c, int q) {
     }
   }
   p.clear();
-  c.threshold[q] = c.tops[q].threshold();
+  c.threshold[q] = below(c.tops[q].threshold());
 }
 
 void push_prefix(void* ctx, int q, size_t first_row, const float* bound, uint32_t mask) {
@@ -497,7 +533,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       lp[i] = L.lut.data();
       scale[i] = L.scale;
       bias[i] = L.bias;
-      thr[i] = tops[i].threshold();
+      thr[i] = below(tops[i].threshold());
       sscale[i] = slack_scale(pq[q0 + i], L);
       pending[i].reserve(kPendingBatch + 32);
     }
@@ -516,12 +552,14 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       }
       ctx.eps_dot = eps_dot.data();
     }
-    internal::FusedScan fs = fused_scan(b0, b1, nb, lp.data(), scale, bias, thr);
-    fs.slack = slack + b0 * 32;
-    fs.slack_scale = sscale.data();
-    fs.sink = push_prefix;
-    fs.ctx = &ctx;
-    internal::scan_fused(params.level, fs);
+    for (const auto& [r0, r1] : bounded_scan_order(b0, b1)) {
+      internal::FusedScan fs = fused_scan(r0, r1, nb, lp.data(), scale, bias, thr);
+      fs.slack = slack + r0 * 32;
+      fs.slack_scale = sscale.data();
+      fs.sink = push_prefix;
+      fs.ctx = &ctx;
+      internal::scan_fused(params.level, fs);
+    }
     for (int i = 0; i < nb; ++i) flush_pending(ctx, i);
     *evaluated += ctx.evaluated;
   };

@@ -8,6 +8,7 @@
 #include <cfloat>
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include "quant/error.h"
@@ -435,6 +436,55 @@ TEST(FlatScanner, SplitScanCoversEveryBlockAndBoundedModesStayExact) {
         const PreparedQuery pq = b.tq->prepare_query(q.data() + i * d);
         const auto s = estimator_topk(b, pq, n, k, Estimator::kRenorm, Metric::kL2);
         for (int r = 0; r < k; ++r) ASSERT_EQ(In[i * k + r], s[r].second) << "mode " << mode << " k " << k;
+      }
+    }
+  }
+  omp_set_num_threads(2);
+}
+
+// Bounded scans visit a pilot of evenly spaced chunks first (enough blocks here for one), then the rest: with
+// exact duplicates among the rows (score ties), the result must still be the estimator's top-k with the smaller
+// row first, as the full layout's ordered scan gives, on both sides of the pilot and across a thread split.
+TEST(FlatScanner, BoundedScansAreExactWithTiesWhateverTheBlockOrder) {
+  const int d = 48, k = 10;
+  const size_t n = 20000, nq = 6, distinct = 300;  // 625 blocks: pilot chunks of 2 blocks
+  const uint64_t seed = 61;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  const auto base = testing::clustered(distinct, d, 20, seed);
+  std::vector<float> x(n * d);
+  std::mt19937_64 rng(seed);
+  for (size_t v = 0; v < n; ++v) {
+    const size_t src = rng() % distinct;
+    std::copy(base.begin() + src * d, base.begin() + (src + 1) * d, x.begin() + v * d);
+  }
+  auto q = testing::clustered(nq, d, 20, seed + 1);
+  for (Metric m : {Metric::kInnerProduct, Metric::kL2}) {
+    for (int mode = 1; mode <= 2; ++mode) {  // 1: prefix layout, 2: coarse LUT
+      TurboQuantizerOptions o;
+      o.bits = mode == 1 ? 8 : 4;
+      o.store_renorm = true;
+      Built b = build(x, d, o, m, FlatLayout{mode == 1 ? 2 : 0});
+      FlatSearchParams p;
+      p.estimator = Estimator::kRenorm;
+      p.prefix_z = 1e9f;  // every row is rescored: the top-k is exact over all rows
+      p.lut_z = 1e9f;
+      if (mode == 2) p.lut_max = 63;
+      p.split_min_blocks = 1;
+      for (int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        std::vector<float> D(nq * k);
+        std::vector<int64_t> I(nq * k);
+        b.scanner->search(nq, q.data(), b.rows.data(), k, p, D.data(), I.data());
+        for (size_t i = 0; i < nq; ++i) {
+          const PreparedQuery pq = b.tq->prepare_query(q.data() + i * d);
+          const auto s = estimator_topk(b, pq, n, k, Estimator::kRenorm, m);
+          for (int r = 0; r < k; ++r) {
+            ASSERT_EQ(I[i * k + r], s[r].second) << "mode " << mode << " threads " << threads << " query " << i
+                                                 << " rank " << r;
+            const float want = m == Metric::kL2 ? pq.norm * pq.norm + s[r].first : -s[r].first;
+            ASSERT_EQ(D[i * k + r], want);
+          }
+        }
       }
     }
   }
