@@ -204,7 +204,9 @@ def faiss_methods(faiss, d: int, bits_list: list[int], want_hnsw: bool = True) -
 
 
 def tqsearch_methods(tqs, d: int, bits_list: list[int], specs: list[str] | None) -> list[Method]:
-    """Our indexes through the Python bindings (tqsearch.index_factory). Spec strings: see index/index_factory.h."""
+    """Our indexes through the Python bindings (tqsearch.index_factory). Spec strings: see index/index_factory.h,
+    optionally followed by search defaults: "TQ4,Scan2@prefix_z=0" (set_search_params keyword=value pairs, '/'
+    between several: "TQ4@rerank_factor=8/query_batch=2")."""
     if specs is None:
         specs = []
         for b in bits_list:
@@ -212,20 +214,27 @@ def tqsearch_methods(tqs, d: int, bits_list: list[int], specs: list[str] | None)
             specs += [f"TQ{b}", f"TQ{b},MSE"] + ([f"TQ{b - 1},QJL"] if b >= 2 else []) + [f"TQ{b},RFlat"]
     out = []
     for spec in specs:
-        m = re.search(r"TQ(\d+(?:\.\d+)?)", spec)
+        factory, _, search_defaults = spec.partition("@")
+        settings = {}
+        for kv in filter(None, search_defaults.split("/")):
+            key, _, value = kv.partition("=")
+            settings[key] = value if key == "estimator" else (int(value) if value.lstrip("-").isdigit() else float(value))
+        m = re.search(r"TQ(\d+(?:\.\d+)?)", factory)
         bits = float(m.group(1)) if m else None
-        if bits is not None and "QJL" in spec.split(","):
+        if bits is not None and "QJL" in factory.split(","):
             bits += 1  # the QJL sketch spends one more bit per coordinate
         if bits is not None and bits == int(bits):
             bits = int(bits)
 
-        def build(ds: Dataset, spec=spec):
-            index = tqs.index_factory(ds.xb.shape[1], spec, ds.metric)
+        def build(ds: Dataset, factory=factory, settings=settings):
+            index = tqs.index_factory(ds.xb.shape[1], factory, ds.metric)
+            if settings:
+                index.set_search_params(**settings)
             if not index.is_trained:
                 index.train(ds.xb)
             index.add(ds.xb)
             return index
-        family = "TQ-RFlat" if "RFlat" in spec.split(",") else "TQ"
+        family = "TQ-RFlat" if "RFlat" in factory.split(",") else "TQ"
         out.append(Method(spec, "tqsearch", family, bits, build, spec,
                           "keeps raw vectors for an exact rerank" if family == "TQ-RFlat" else ""))
     return out

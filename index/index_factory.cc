@@ -21,7 +21,7 @@ namespace tqsearch {
 namespace {
 
 constexpr const char* kGrammar =
-    "[IDMap|IDMap2,][HNSW<M>,]TQ<rate>[,Renorm|,MSE|,QJL][,Center][,OptCos][,Norm16][,Dense][,RFlat]";
+    "[IDMap|IDMap2,][HNSW<M>,]TQ<rate>[,Renorm|,MSE|,QJL][,Center][,OptCos][,Norm16][,Dense][,Scan<b>][,RFlat]";
 constexpr float kRefineKFactor = 4.0f;
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -63,6 +63,7 @@ struct TqDescription {
   bool optimize_cosine = false;
   bool fp16_norm = false;
   bool refine_flat = false;
+  int scan_bits = -1;  // -1: the recommended layout
 };
 
 TqDescription parse(const std::string& description) {
@@ -107,11 +108,18 @@ TqDescription parse(const std::string& description) {
     } else if (t == "Norm16") {
       if (r.fp16_norm) fail(t, "Norm16 given twice");
       r.fp16_norm = true;
+    } else if (t.rfind("Scan", 0) == 0) {
+      double b = 0;
+      if (r.scan_bits >= 0) fail(t, "Scan<b> given twice");
+      if (!parse_number(t.substr(4), &b) || b != std::floor(b) || b < 0 || b > 4)
+        fail(t, "Scan needs an integer b in [0, 4] (0: scan the full codes, 1..4: prefix scan with b bits)");
+      r.scan_bits = int(b);
     } else if (t == "RFlat") {
       if (i + 1 != tok.size()) fail(t, "RFlat must be the last token");
       r.refine_flat = true;
     } else {
-      fail(t, "unknown option (allowed after TQ<rate>: Renorm, MSE, QJL, Center, OptCos, Norm16, Dense, RFlat)");
+      fail(t, "unknown option (allowed after TQ<rate>: Renorm, MSE, QJL, Center, OptCos, Norm16, Dense, Scan<b>, "
+              "RFlat)");
     }
   }
   if (r.optimize_cosine && (r.est == TqDescription::Est::kMse || r.est == TqDescription::Est::kQjl))
@@ -126,6 +134,7 @@ IndexTurboQuantOptions options_of(const TqDescription& t) {
   o.center = t.center;
   o.quantizer.optimize_cosine = t.optimize_cosine;
   o.quantizer.fp16_norm = t.fp16_norm;
+  o.scan_bits = t.scan_bits;
   switch (t.est) {
     case TqDescription::Est::kDefault:
     case TqDescription::Est::kRenorm:

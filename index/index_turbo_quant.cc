@@ -99,7 +99,12 @@ void IndexTurboQuant::init() {
            "IndexTurboQuant: unknown metric " << uint32_t(metric_) << "; allowed: 0 (ip), 1 (l2), 2 (cosine)");
   tq_ = std::make_unique<TurboQuantizer>(int(d), options_.quantizer);
   code_size = tq_->code_size();
-  scanner_ = std::make_unique<FlatScanner>(*tq_, scanner_metric(metric_), FlatLayout::recommended(*tq_));
+  TQ_CHECK(options_.scan_bits >= -1 && options_.scan_bits <= 4,
+           "IndexTurboQuant: scan_bits must be -1 (recommended), 0 (full codes) or 1..4 (prefix scan), got "
+               << options_.scan_bits);
+  scanner_ = std::make_unique<FlatScanner>(
+      *tq_, scanner_metric(metric_),
+      options_.scan_bits < 0 ? FlatLayout::recommended(*tq_) : FlatLayout{options_.scan_bits});
   validate_search_params(options_.search);
   mean_.clear();
   mean_rotated_.clear();
@@ -120,6 +125,10 @@ void IndexTurboQuant::validate_search_params(const FlatSearchParams& p) const {
            "IndexTurboQuant: prefix_z must be finite and >= 0, got " << p.prefix_z);
   TQ_CHECK(p.query_batch >= 1 && p.query_batch <= 64,
            "IndexTurboQuant: query_batch must be in 1..64, got " << p.query_batch);
+  TQ_CHECK(p.lut_max == 63 || p.lut_max == 127 || p.lut_max == 255,
+           "IndexTurboQuant: lut_max must be 63, 127 or 255, got " << p.lut_max);
+  TQ_CHECK(std::isfinite(p.lut_z) && p.lut_z >= 0, "IndexTurboQuant: lut_z must be finite and >= 0, got " << p.lut_z);
+  TQ_CHECK(p.split_min_blocks >= 1, "IndexTurboQuant: split_min_blocks must be >= 1, got " << p.split_min_blocks);
   TQ_CHECK(simd_level_supported(p.level),
            "IndexTurboQuant: SIMD level '" << simd_level_name(p.level) << "' is not supported on this CPU");
 }

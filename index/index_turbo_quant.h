@@ -61,8 +61,15 @@ struct IndexTurboQuantOptions {
   /// Learn a mean vector μ in train() and encode x − μ (see the file comment). Off by default: the index then needs
   /// no training. Saved by write_index (format v2).
   bool center = false;
+  /// Scan layout (FlatLayout::scan_bits): −1 = FlatLayout::recommended (full codes up to 4 bits, a 2-bit prefix
+  /// scan above); 0 = scan the full codes; 1..4 = prefix scan with that many bits per coordinate, bounded by
+  /// search.prefix_z (half the lookups of a 4-bit scan at 2 bits; GloVe 100k TQ4, 1 thread: 1.07× the full scan at
+  /// equal recall with z = 2, 1.5× at 10-R@10 0.82 with z = 0 — bench/RESULTS.md). Not part of the codes: only
+  /// how this index scans them. Saved by write_index (format v3).
+  int scan_bits = -1;
   /// Default search parameters (overridable per call with SearchParametersTurboQuant). The default estimator is
-  /// the renormalized one (FIELD.md: best ranking at equal bits); `level` is not saved (chosen at run time).
+  /// the renormalized one (FIELD.md: best ranking at equal bits); `level` is not saved (chosen at run time), nor
+  /// `split_min_blocks` (a property of the machine); prefix_z, lut_max and lut_z are saved from format v3 on.
   FlatSearchParams search = default_search();
 
   /// 4 bits, Hadamard rotation, ρ stored, no QJL sketch.
@@ -88,7 +95,7 @@ struct SearchParametersTurboQuant : faiss::SearchParameters {
   int rerank_factor = -1;              ///< >= 0 overrides: rescore top k·rerank_factor (0 = scan estimate only)
   int rerank_min = -1;                 ///< >= 0 overrides the minimum number of reranked candidates
   float qjl_prune_z = -1;              ///< >= 0 overrides the QJL pruning z (0 = never prune)
-  float prefix_z = -1;                 ///< >= 0 overrides the prefix-scan bound z (codes above 4 bits)
+  float prefix_z = -1;                 ///< >= 0 overrides the prefix-scan bound z (prefix scan layouts)
   int query_batch = 0;                 ///< 1..64 overrides the number of queries per scan pass
   FlatSearchStats* stats = nullptr;    ///< if set, receives the scanner statistics of this call (summed)
 };

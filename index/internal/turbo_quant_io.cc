@@ -1,13 +1,16 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
-// Record "TqFl" (IndexTurboQuant), format version 2:
+// Record "TqFl" (IndexTurboQuant), format version 3:
 //   section header: i32 d, u32 metric, f64 bits, u32 rotation kind, u64 rotation seed, i32 rotation rounds,
 //                   u8 fp16_norm, u8 store_renorm, u8 qjl, u32 qjl_kind, u64 qjl_seed,
 //                   u32 estimator, i32 rerank_factor, i32 rerank_min, f32 qjl_prune_z, i32 query_batch,
 //                   u64 code_size, i64 ntotal,
 //                   [v2] u8 optimize_cosine, u8 center, u8 has_mean
+//                   [v3] i32 scan_bits, f32 prefix_z, i32 lut_max, f32 lut_z
 //   [v2, has_mean] section mean: d float32 (μ, centering)
 //   section codes:  ntotal·code_size bytes (row layout of TurboQuantizer)
 // Version 1 (read only) ends the header at ntotal and has no mean section: optimize_cosine = center = false.
+// Versions 1 and 2 (read only) have no v3 fields: the recommended scan layout and the default prefix_z, lut_max
+// and lut_z.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -50,6 +53,10 @@ void write_turbo_quant(const faiss::Index& index, StreamWriter& out) {
   h.put_u8(o.center);
   const bool has_mean = !tq.mean().empty();
   h.put_u8(has_mean);
+  h.put_i32(o.scan_bits);
+  h.put_f32(o.search.prefix_z);
+  h.put_i32(o.search.lut_max);
+  h.put_f32(o.search.lut_z);
   out.write_section(h);
   if (has_mean) {
     out.write_section(reinterpret_cast<const uint8_t*>(tq.mean().data()), tq.mean().size() * sizeof(float));
@@ -106,6 +113,12 @@ std::unique_ptr<faiss::Index> read_turbo_quant(StreamReader& in, uint32_t versio
     TQ_CHECK(!has_mean || o.center, "read_index: corrupt file: IndexTurboQuant stores a mean but centering is off");
     TQ_CHECK(!o.center || has_mean || ntotal == 0,
              "read_index: corrupt file: centered IndexTurboQuant holds " << ntotal << " vectors but no mean");
+  }
+  if (version >= 3) {  // validated with the other options by the constructor below
+    o.scan_bits = h.get_i32();
+    o.search.prefix_z = h.get_f32();
+    o.search.lut_max = h.get_i32();
+    o.search.lut_z = h.get_f32();
   }
   h.expect_end();
   TQ_CHECK(ntotal >= 0 && ntotal <= kMaxRows,

@@ -81,8 +81,9 @@ std::unique_ptr<SearchParametersTurboQuant> make_params(const std::optional<std:
                                                         std::optional<int> rerank_factor,
                                                         std::optional<int> rerank_min,
                                                         std::optional<float> qjl_prune_z,
-                                                        std::optional<int> query_batch) {
-  if (!estimator && !rerank_factor && !rerank_min && !qjl_prune_z && !query_batch) return nullptr;
+                                                        std::optional<int> query_batch,
+                                                        std::optional<float> prefix_z = std::nullopt) {
+  if (!estimator && !rerank_factor && !rerank_min && !qjl_prune_z && !query_batch && !prefix_z) return nullptr;
   auto p = std::make_unique<SearchParametersTurboQuant>();
   if (estimator) p->estimator = parse_estimator(*estimator);
   if (rerank_factor) {
@@ -101,6 +102,11 @@ std::unique_ptr<SearchParametersTurboQuant> make_params(const std::optional<std:
   if (query_batch) {
     if (*query_batch < 1) throw py::value_error("query_batch must be >= 1, got " + std::to_string(*query_batch));
     p->query_batch = *query_batch;
+  }
+  if (prefix_z) {
+    if (!(*prefix_z >= 0) || !std::isfinite(*prefix_z))
+      throw py::value_error("prefix_z must be a finite number >= 0, got " + std::to_string(*prefix_z));
+    p->prefix_z = *prefix_z;
   }
   return p;
 }
@@ -143,8 +149,8 @@ Args:
     x: (n, d) float32 queries (other float/int dtypes are converted; C-contiguous float32 is used without a copy).
     k: number of neighbors, >= 1. When k > ntotal the extra columns hold label -1 and distance -inf (inner
         product) or +inf (L2), as FAISS does.
-    estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch: optional per-call overrides of a TurboQuant
-        index's search defaults (see IndexTurboQuant.set_search_params); wrapper indexes pass them on.
+    estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z: optional per-call overrides of a
+        TurboQuant index's search defaults (see IndexTurboQuant.set_search_params); wrapper indexes pass them on.
 
 Returns:
     (D, I): (n, k) float32 distances (inner-product estimates, descending, or squared-L2 estimates, ascending)
@@ -156,12 +162,13 @@ void add_search(Cls& cls) {
       "search",
       [](const faiss::Index& self, py::handle x, int64_t k, std::optional<std::string> estimator,
          std::optional<int> rerank_factor, std::optional<int> rerank_min, std::optional<float> qjl_prune_z,
-         std::optional<int> query_batch) {
-        auto params = make_params(estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch);
+         std::optional<int> query_batch, std::optional<float> prefix_z) {
+        auto params = make_params(estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z);
         return do_search(self, x, k, params.get());
       },
       "x"_a, "k"_a, py::kw_only(), "estimator"_a = py::none(), "rerank_factor"_a = py::none(),
-      "rerank_min"_a = py::none(), "qjl_prune_z"_a = py::none(), "query_batch"_a = py::none(), kSearchDoc);
+      "rerank_min"_a = py::none(), "qjl_prune_z"_a = py::none(), "query_batch"_a = py::none(),
+      "prefix_z"_a = py::none(), kSearchDoc);
 }
 
 // ------------------------------------------------------------------------------------------- Index (base)
@@ -315,8 +322,9 @@ Objects of this class come from index_factory / read_index when the index is a p
 // ------------------------------------------------------------------------------------------- IndexTurboQuant
 
 void set_params(IndexTurboQuant& self, std::optional<std::string> estimator, std::optional<int> rerank_factor,
-                std::optional<int> rerank_min, std::optional<float> qjl_prune_z, std::optional<int> query_batch) {
-  auto over = make_params(estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch);
+                std::optional<int> rerank_min, std::optional<float> qjl_prune_z, std::optional<int> query_batch,
+                std::optional<float> prefix_z) {
+  auto over = make_params(estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z);
   if (!over) return;
   FlatSearchParams p = self.options().search;
   if (over->estimator) p.estimator = *over->estimator;
@@ -324,6 +332,7 @@ void set_params(IndexTurboQuant& self, std::optional<std::string> estimator, std
   if (over->rerank_min >= 0) p.rerank_min = over->rerank_min;
   if (over->qjl_prune_z >= 0) p.qjl_prune_z = over->qjl_prune_z;
   if (over->query_batch >= 1) p.query_batch = over->query_batch;
+  if (over->prefix_z >= 0) p.prefix_z = over->prefix_z;
   self.set_search_params(p);
 }
 
@@ -337,7 +346,7 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
   cls.def(py::init([](int d, double bits, py::handle metric, std::string estimator, std::optional<bool> qjl,
                       std::optional<bool> renorm, std::string rotation, std::optional<uint64_t> seed,
                       bool fp16_norm, bool center, bool optimize_cosine, int rerank_factor, int rerank_min,
-                      float qjl_prune_z, int query_batch) {
+                      float qjl_prune_z, int query_batch, int scan_bits, float prefix_z) {
                  if (d < 1) throw py::value_error("d must be >= 1, got " + std::to_string(d));
                  IndexTurboQuantOptions o;
                  o.quantizer.bits = bits;
@@ -355,7 +364,12 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
                  o.quantizer.fp16_norm = fp16_norm;
                  o.quantizer.optimize_cosine = optimize_cosine;
                  o.center = center;
-                 make_params(std::nullopt, rerank_factor, rerank_min, qjl_prune_z, query_batch);  // range checks
+                 make_params(std::nullopt, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z);  // checks
+                 if (scan_bits < -1 || scan_bits > 4)
+                   throw py::value_error("scan_bits must be -1 (recommended), 0 (full codes) or 1..4 (prefix scan), got " +
+                                         std::to_string(scan_bits));
+                 o.scan_bits = scan_bits;
+                 o.search.prefix_z = prefix_z;
                  o.search.rerank_factor = rerank_factor;
                  o.search.rerank_min = rerank_min;
                  o.search.qjl_prune_z = qjl_prune_z;
@@ -365,7 +379,7 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
                "d"_a, "bits"_a = 4.0, "metric"_a = "ip", py::kw_only(), "estimator"_a = "renorm",
                "qjl"_a = py::none(), "renorm"_a = py::none(), "rotation"_a = "hadamard", "seed"_a = py::none(),
                "fp16_norm"_a = false, "center"_a = false, "optimize_cosine"_a = false, "rerank_factor"_a = 4, "rerank_min"_a = 16, "qjl_prune_z"_a = 3.0f,
-               "query_batch"_a = 4,
+               "query_batch"_a = 4, "scan_bits"_a = -1, "prefix_z"_a = 2.0f,
                R"doc(Create an empty index.
 
 Args:
@@ -383,7 +397,10 @@ Args:
         e.g. SIFT); the index then needs train() before add(). Distances stay exact in meaning for every metric.
     optimize_cosine: choose each code to maximize its cosine with the rotated vector (needs the 'renorm'
         estimator; encode 5-20x slower; helps at 3-4 bits).
-    rerank_factor, rerank_min, qjl_prune_z, query_batch: search defaults (see set_search_params).)doc");
+    rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z: search defaults (see set_search_params).
+    scan_bits: scan layout: -1 the recommended one (full codes up to 4 bits, a 2-bit prefix above), 0 the full
+        codes, 1..4 a prefix scan with that many bits per coordinate, bounded by prefix_z (e.g. bits=4,
+        scan_bits=2: two coordinates per lookup, half the lookups; lower prefix_z = faster, less recall).)doc");
   cls.def_property_readonly("bits", [](const IndexTurboQuant& s) { return s.options().quantizer.bits; },
                             "mse bits per coordinate.")
       .def_property_readonly("estimator", [](const IndexTurboQuant& s) {
@@ -407,6 +424,8 @@ Args:
                              "Stored bits per vector, all sections (codes, norm, ρ, sketch).")
       .def_property_readonly("bytes_per_vector", [](const IndexTurboQuant& s) { return s.code_size; },
                              "Stored bytes per vector (= code_size).")
+      .def_property_readonly("scan_bits", [](const IndexTurboQuant& s) { return s.scanner().layout().scan_bits; },
+                             "Bits per coordinate the scan reads: 0 = the full codes, 1..4 = prefix scan.")
       .def_property_readonly("search_params", [](const IndexTurboQuant& s) {
         const FlatSearchParams& p = s.options().search;
         py::dict d;
@@ -415,11 +434,12 @@ Args:
         d["rerank_min"] = p.rerank_min;
         d["qjl_prune_z"] = p.qjl_prune_z;
         d["query_batch"] = p.query_batch;
+        d["prefix_z"] = p.prefix_z;
         return d;
       }, "Default search parameters as a dict.")
       .def("set_search_params", &set_params, py::kw_only(), "estimator"_a = py::none(),
            "rerank_factor"_a = py::none(), "rerank_min"_a = py::none(), "qjl_prune_z"_a = py::none(),
-           "query_batch"_a = py::none(),
+           "query_batch"_a = py::none(), "prefix_z"_a = py::none(),
            R"doc(Change the default search parameters (arguments left None keep their value).
 
 Args:
@@ -427,7 +447,10 @@ Args:
     rerank_factor: rescore the top k·rerank_factor scan candidates with the estimator (0 = scan estimate only).
     rerank_min: rescore at least this many candidates.
     qjl_prune_z: QJL: skip candidates more than z·σ below the k-th best (0 = never).
-    query_batch: queries scanned together per pass over the codes.)doc")
+    query_batch: queries scanned together per pass over the codes.
+    prefix_z: prefix scan layouts (scan_bits 1..4): a row is rescored with the full codes when its prefix score
+        + z·(its bound on the gap to the full code) can still reach the k-th best; larger z: more rows rescored,
+        fewer misses (2: recall of the full scan on GloVe and SIFT; 0: fastest).)doc")
       .def(
           "add_sa_codes",
           [](IndexTurboQuant& self, py::handle codes) {

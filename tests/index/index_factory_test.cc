@@ -63,6 +63,18 @@ TEST(IndexFactory, PlainTurboQuantStrings) {
 
   auto cos = index_factory(64, "TQ4", IndexMetric::kCosine);
   EXPECT_EQ(as_tq(*cos).metric(), IndexMetric::kCosine);
+
+  // Scan layout: the recommended one unless Scan<b> is given (not part of the codes).
+  EXPECT_EQ(as_tq(*idx).options().scan_bits, -1);
+  EXPECT_EQ(as_tq(*idx).scanner().layout().scan_bits, 0);
+  EXPECT_EQ(as_tq(*dense).scanner().layout().scan_bits, 2);
+  auto scan2 = index_factory(64, "TQ4,Scan2");
+  EXPECT_EQ(as_tq(*scan2).options().scan_bits, 2);
+  EXPECT_EQ(as_tq(*scan2).scanner().layout().scan_bits, 2);
+  EXPECT_EQ(as_tq(*scan2).code_size, as_tq(*idx).code_size);
+  auto scan0 = index_factory(64, "TQ8,Center,Scan0");
+  EXPECT_EQ(as_tq(*scan0).scanner().layout().scan_bits, 0);
+  EXPECT_TRUE(as_tq(*scan0).centered());
 }
 
 TEST(IndexFactory, WrapperStrings) {
@@ -169,6 +181,10 @@ TEST(IndexFactory, MalformedDescriptionsAreErrors) {
   expect_error("TQ4,QJL,MSE", "at most one");
   expect_error("TQ4,RFlat,QJL", "RFlat must be the last");
   expect_error("TQ4,Foo", "unknown option");
+  expect_error("TQ4,Scan5", "Scan needs an integer b in [0, 4]");
+  expect_error("TQ4,Scan1.5", "Scan needs an integer b in [0, 4]");
+  expect_error("TQ4,Scan", "Scan needs an integer b in [0, 4]");
+  expect_error("TQ4,Scan2,Scan0", "given twice");
   expect_error("HNSW,TQ4", "HNSW needs an integer M");
   expect_error("HNSW1,TQ4", "HNSW needs an integer M");
   expect_error("PCA8,TQ4", "expected TQ<rate>");

@@ -141,6 +141,10 @@ TEST(IndexIo, TurboQuantRoundTripKeepsEveryOption) {
   o.search.rerank_min = 3;
   o.search.qjl_prune_z = 2.5f;
   o.search.query_batch = 5;
+  o.scan_bits = 2;  // format v3: the scan layout and the bounded-scan defaults
+  o.search.prefix_z = 0.75f;
+  o.search.lut_max = 127;
+  o.search.lut_z = 1.5f;
   IndexTurboQuantOptions dense;
   dense.quantizer.rotation.kind = RotationKind::kDense;
   dense.quantizer.bits = 8;
@@ -168,6 +172,12 @@ TEST(IndexIo, TurboQuantRoundTripKeepsEveryOption) {
       EXPECT_EQ(sa.rerank_min, sb.rerank_min);
       EXPECT_EQ(sa.qjl_prune_z, sb.qjl_prune_z);
       EXPECT_EQ(sa.query_batch, sb.query_batch);
+      EXPECT_EQ(sa.prefix_z, sb.prefix_z);
+      EXPECT_EQ(sa.lut_max, sb.lut_max);
+      EXPECT_EQ(sa.lut_z, sb.lut_z);
+      EXPECT_EQ(tq->options().scan_bits, b->options().scan_bits);
+      EXPECT_EQ(tq->scanner().layout().scan_bits, b->scanner().layout().scan_bits);
+      EXPECT_EQ(b->scanner().layout().scan_bits, 2);  // o: Scan2; dense: 8-bit codes, recommended prefix 2
       // The loaded index keeps working: add more and search.
       auto* mut = const_cast<IndexTurboQuant*>(b);
       mut->add(3, data().base.data());
@@ -360,7 +370,7 @@ TEST(IndexIo, WrongFourccAndFutureVersionAreRefused) {
   write_bytes(path, bad);
   expect_read_error(path, "not a tqsearch index");
   bad = good;
-  bad[4] = 3;  // format version 3: from the future
+  bad[4] = 4;  // format version 4: from the future
   write_bytes(path, bad);
   expect_read_error(path, "newer");
   bad[4] = 0;
@@ -379,6 +389,50 @@ TEST(IndexIo, WrongFourccAndFutureVersionAreRefused) {
   wb[4] = 9;
   write_bytes(path, wb);
   expect_read_error(path, "newer");
+}
+
+// A version-2 record (before the scan layout and the bounded-scan defaults were saved: its header ends at has_mean)
+// loads with the recommended layout and default prefix_z / lut_max / lut_z, the same codes, and the results of an
+// index built with those defaults.
+TEST(IndexIo, FormatVersion2FilesLoadWithTheRecommendedLayout) {
+  IndexTurboQuantOptions o;
+  o.scan_bits = 2;
+  o.search.prefix_z = 0.25f;
+  o.search.lut_max = 63;
+  auto tq = filled_tq(IndexMetric::kL2, o);
+  faiss::VectorIOWriter w3;
+  tqsearch::write_index(tq.get(), &w3);
+  const std::vector<uint8_t>& v3 = w3.data;
+  ASSERT_EQ(v3[4], 3);
+  // fourcc, version, then the header section: u64 length, bytes, u64 checksum; the v3 fields are its last 16 bytes.
+  uint64_t len = 0;
+  std::memcpy(&len, v3.data() + 8, 8);
+  ASSERT_GT(len, 16u);
+  faiss::VectorIOWriter w2;
+  {
+    internal::StreamWriter out(&w2);
+    out.write_u32(internal::make_fourcc("TqFl"));
+    out.write_u32(2);
+    out.write_section(v3.data() + 16, size_t(len) - 16);
+  }
+  w2.data.insert(w2.data.end(), v3.begin() + 16 + std::ptrdiff_t(len) + 8, v3.end());  // codes section as is
+  faiss::VectorIOReader r;
+  r.data = w2.data;
+  auto back_any = tqsearch::read_index(&r);
+  auto* back = dynamic_cast<IndexTurboQuant*>(back_any.get());
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->options().scan_bits, -1);
+  EXPECT_EQ(back->scanner().layout().scan_bits, 0);  // recommended for 4-bit codes: the full codes
+  const FlatSearchParams defaults = IndexTurboQuantOptions{}.search;
+  EXPECT_EQ(back->options().search.prefix_z, defaults.prefix_z);
+  EXPECT_EQ(back->options().search.lut_max, defaults.lut_max);
+  EXPECT_EQ(back->options().search.lut_z, defaults.lut_z);
+  EXPECT_EQ(back->codes, tq->codes);
+  auto plain = filled_tq(IndexMetric::kL2);
+  EXPECT_EQ(plain->codes, tq->codes);  // the layout is not part of the codes
+  const Result a = run_search(*plain), b = run_search(*back);
+  EXPECT_EQ(a.I, b.I);
+  EXPECT_EQ(a.D, b.D);
 }
 
 TEST(IndexIo, HugeDeclaredLengthsFailWithoutAllocating) {

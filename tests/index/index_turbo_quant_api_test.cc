@@ -346,6 +346,51 @@ TEST(IndexTurboQuantApi, SearchParametersOverrideDefaults) {
   EXPECT_THROW(IndexTurboQuant(16, IndexMetric::kInnerProduct, wrong), Error);
 }
 
+// The scan layout option: a 2-bit prefix scan of 4-bit codes rescores with the full codes, so when the bound admits
+// every row (prefix_z huge, per search) it returns exactly what the full layout returns with every row reranked; a
+// smaller z rescores fewer rows. Out-of-range layouts and bounded-scan defaults are refused.
+TEST(IndexTurboQuantApi, PrefixScanLayoutRescoresWithTheFullCodes) {
+  const auto ds = small_data(64, 4000, 16);
+  for (IndexMetric m : {IndexMetric::kInnerProduct, IndexMetric::kL2, IndexMetric::kCosine}) {
+    IndexTurboQuantOptions o;
+    o.scan_bits = 2;
+    IndexTurboQuant prefix(ds.d, m, o);
+    IndexTurboQuant full(ds.d, m);
+    prefix.add(idx_t(ds.nb), ds.base.data());
+    full.add(idx_t(ds.nb), ds.base.data());
+    ASSERT_EQ(prefix.codes, full.codes);
+    EXPECT_EQ(prefix.scanner().layout().scan_bits, 2);
+    EXPECT_EQ(full.scanner().layout().scan_bits, 0);
+    SearchParametersTurboQuant all_rows;
+    all_rows.rerank_factor = int(ds.nb);
+    SearchParametersTurboQuant every_row;
+    every_row.prefix_z = 1e9f;
+    FlatSearchStats stats;
+    every_row.stats = &stats;
+    const Result a = run_search(full, ds, 10, &all_rows), b = run_search(prefix, ds, 10, &every_row);
+    EXPECT_EQ(a.I, b.I) << index_metric_name(m);
+    EXPECT_EQ(a.D, b.D) << index_metric_name(m);
+    EXPECT_EQ(stats.reranked, ds.nq * ds.nb);
+    SearchParametersTurboQuant fast;
+    fast.prefix_z = 0;
+    FlatSearchStats fast_stats;
+    fast.stats = &fast_stats;
+    run_search(prefix, ds, 10, &fast);
+    EXPECT_LT(fast_stats.reranked, ds.nq * ds.nb / 4) << index_metric_name(m);
+  }
+  for (int bad : {-2, 5}) {
+    IndexTurboQuantOptions o;
+    o.scan_bits = bad;
+    EXPECT_THROW(IndexTurboQuant(16, IndexMetric::kL2, o), Error) << bad;
+  }
+  IndexTurboQuantOptions bad_lut;
+  bad_lut.search.lut_max = 100;
+  EXPECT_THROW(IndexTurboQuant(16, IndexMetric::kL2, bad_lut), Error);
+  IndexTurboQuantOptions bad_z;
+  bad_z.search.lut_z = -1;
+  EXPECT_THROW(IndexTurboQuant(16, IndexMetric::kL2, bad_z), Error);
+}
+
 TEST(IndexTurboQuantApi, ResultsIdenticalAcrossSimdLevelsAndQueryBatches) {
   const auto ds = small_data(100, 2000, 13);  // d not a power of two, nq not a multiple of the batch
   IndexTurboQuant index(ds.d, IndexMetric::kL2);

@@ -242,6 +242,31 @@ def test_set_search_params_changes_the_defaults(gaussian):
         tqsearch.IndexTurboQuant(64, bits=2).set_search_params(estimator="qjl")  # no sketch stored
 
 
+def test_prefix_scan_layout_rescores_with_the_full_codes_and_prefix_z_sets_how_many(gaussian):
+    xb, xq = gaussian
+    full = tqsearch.IndexTurboQuant(64, bits=4, metric="l2")
+    prefix = tqsearch.IndexTurboQuant(64, bits=4, metric="l2", scan_bits=2)
+    assert full.scan_bits == 0 and prefix.scan_bits == 2
+    assert tqsearch.index_factory(64, "TQ4,Scan2", "l2").scan_bits == 2
+    full.add(xb)
+    prefix.add(xb)
+    # Every row rescored (prefix_z huge): exactly the full layout's results with every row reranked.
+    expected = full.search(xq, 10, rerank_factor=len(xb))
+    got = prefix.search(xq, 10, prefix_z=1e9)
+    np.testing.assert_array_equal(expected[1], got[1])
+    np.testing.assert_array_equal(expected[0], got[0])
+    # prefix_z as a default; saved with the index.
+    prefix.set_search_params(prefix_z=0.0)
+    assert prefix.search_params["prefix_z"] == 0.0
+    np.testing.assert_array_equal(prefix.search(xq, 10)[1], prefix.search(xq, 10, prefix_z=0.0)[1])
+    back = tqsearch.deserialize_index(tqsearch.serialize_index(prefix))
+    assert back.scan_bits == 2 and back.search_params["prefix_z"] == 0.0
+    with pytest.raises(ValueError):
+        prefix.search(xq, 10, prefix_z=-1.0)
+    with pytest.raises(ValueError):
+        tqsearch.IndexTurboQuant(64, scan_bits=5)
+
+
 def test_range_search_returns_faiss_style_lims(gaussian):
     xb, xq = gaussian
     index = tqsearch.IndexTurboQuant(64, bits=4, metric="l2")
