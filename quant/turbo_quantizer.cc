@@ -63,6 +63,10 @@ TurboQuantizer::TurboQuantizer(int d, const TurboQuantizerOptions& options) : d_
   hadamard_ = dynamic_cast<const HadamardRotation*>(rotation_.get());
   cb_low_ = &LloydMaxCodebook::get(d, alloc_.low_bits());
   cb_high_ = alloc_.num_high() > 0 ? &LloydMaxCodebook::get(d, alloc_.high_bits()) : cb_low_;
+  if (alloc_.num_high() == 0 && alloc_.low_bits() == 1) {
+    const std::vector<float>& c = cb_low_->centroids();
+    if (cb_low_->boundaries()[0] == 0.0f && c[1] > 0 && c[0] == -c[1]) sign_c_ = c[1];
+  }
 
   size_t off = alloc_.packed_bytes();
   norm_offset_ = off;
@@ -171,7 +175,9 @@ int TurboQuantizer::encode_norm(const float* x, double ss, uint8_t* code, float*
 
 int TurboQuantizer::encode_rotated(float* y, uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const {
   if (alloc_.num_high() == 0 && alloc_.low_bits() == 1) {  // no choice for optimize_cosine at 1 bit
-    internal::quantize_pack_1bit(simd_level(), cb_low_->boundaries()[0], y, d_, idx, code);
+    // The indices are only needed by QJL and by ρ when the codebook is not the symmetric ±c one.
+    uint8_t* want_idx = sign_c_ > 0 && !options_.qjl ? nullptr : idx;
+    internal::quantize_pack_1bit(simd_level(), cb_low_->boundaries()[0], y, d_, want_idx, code);
     return options_.store_renorm || options_.qjl ? kRowNeedsFactors : kRowDone;
   }
   const int nh = alloc_.num_high();
@@ -242,11 +248,20 @@ int64_t TurboQuantizer::encode_group(const float* x, const float* mean, size_t m
       status[v] = encode_rotated(scratch.ys.data() + v * d_, scratch.idxs.data() + v * d_, codes + v * code_size_,
                                  scratch);
   }
-  if (m == kEncodeGroup && !options_.qjl && status[0] == kRowNeedsFactors && status[1] == kRowNeedsFactors &&
-      status[2] == kRowNeedsFactors && status[3] == kRowNeedsFactors) {
-    // ρ of four rows at once: each row's sum is still the same sequential chain over j (identical bits), but the
-    // four chains run side by side, so the latency of each double add is hidden.
-    static_assert(kEncodeGroup == 4, "the ρ kernel takes groups of 4");
+  if (options_.qjl) {
+    for (size_t v = 0; v < m; ++v) {
+      if (status[v] == kRowNeedsFactors)
+        encode_factors(scratch.ys.data() + v * d_, scratch.idxs.data() + v * d_, codes + v * code_size_, scratch);
+    }
+    return bad;
+  }
+  bool any_factors = false;
+  for (size_t v = 0; v < m; ++v) any_factors |= status[v] == kRowNeedsFactors;
+  if (any_factors) {
+    // ρ of the group's rows side by side: each row's sum is still the same sequential chain over j (identical
+    // bits); the rows' chains hide each other's add latency. Rows past m or not rotated (zero, bad) are summed
+    // from whatever their buffers hold and not stored.
+    static_assert(kEncodeGroup == 4, "the ρ kernel takes groups of 4 rows");
     internal::RhoArgs ra;
     ra.y = scratch.ys.data();
     ra.idx = scratch.idxs.data();
@@ -256,15 +271,13 @@ int64_t TurboQuantizer::encode_group(const float* x, const float* mean, size_t m
     ra.nbh = alloc_.high_bits();
     ra.cl = cb_low_->centroids().data();
     ra.nbl = alloc_.low_bits();
-    double rho[4];
+    ra.sign_c = sign_c_;
+    double rho[kEncodeGroup];
     internal::rho_rows4(simd_level(), ra, rho);
-    for (size_t v = 0; v < 4; ++v)
-      store_f32(codes + v * code_size_ + renorm_offset_, static_cast<float>(std::max(rho[v], 1e-6)));
-    return bad;
-  }
-  for (size_t v = 0; v < m; ++v) {
-    if (status[v] == kRowNeedsFactors)
-      encode_factors(scratch.ys.data() + v * d_, scratch.idxs.data() + v * d_, codes + v * code_size_, scratch);
+    for (size_t v = 0; v < m; ++v) {
+      if (status[v] == kRowNeedsFactors)
+        store_f32(codes + v * code_size_ + renorm_offset_, static_cast<float>(std::max(rho[v], 1e-6)));
+    }
   }
   return bad;
 }

@@ -132,7 +132,7 @@ class TurboQuantizer {
 
  private:
   struct EncodeScratch;  // per-thread buffers of encode
-  /// Encode rows in groups of kEncodeGroup (the per-row factor sums of a group run interleaved).
+  /// Encode rows in groups of kEncodeGroup (the per-row sums of a group run side by side).
   static constexpr size_t kEncodeGroup = 4;
   enum : int { kRowBad = 0, kRowDone = 1, kRowNeedsFactors = 2, kRowNeedsRotation = 3 };
   /// encode() and encode_centered() (mean == nullptr: rows as they are).
@@ -163,6 +163,7 @@ class TurboQuantizer {
   std::unique_ptr<Rotation> sketch_rotation_;  // structured QJL
   std::vector<float> sketch_gauss_;            // Gaussian QJL, (d, d) row-major
   double kappa_ = 0;
+  float sign_c_ = 0;  // 1 bit with centroids exactly ±sign_c_ and boundary 0: ρ needs no indices (else 0)
   size_t norm_offset_ = 0, renorm_offset_ = 0, gamma_offset_ = 0, sign_offset_ = 0, code_size_ = 0;
 };
 

@@ -18,9 +18,11 @@ namespace tqsearch::internal {
 void sum_squares_rows_scalar(const float* x, size_t stride, int d, int m, double* out);
 void sum_squares_rows_avx2(const float* x, size_t stride, int d, int m, double* out);
 
-/// ρ_v = Σ_j double(y_v[j])·double(c(j)[idx_v[j]]) for 4 rows (y_v = y + v·d, idx_v = idx + v·d), each a sequential
-/// sum over j = 0, 1, …, d−1 from 0; c(j) = ch for j < nh, cl after. nbh, nbl: bits of the two codebooks (1..8).
-/// @param out (4)
+/// ρ_v = Σ_j double(y_v[j])·double(c(j)[idx_v[j]]) for 4 rows (y_v = y + v·d, idx_v = idx + v·d), each a
+/// sequential sum over j = 0, 1, …, d−1 from +0; c(j) = ch for j < nh, cl after. nbh, nbl: bits of the two codebooks
+/// (1..8). With sign_c > 0 (1-bit codes whose centroids are exactly ±sign_c and whose boundary is 0, so that
+/// idx_j = (y_j > 0)) idx is not read: each product is double(|y_j|)·sign_c, the same double (a ±0 product, at
+/// y_j = ±0, leaves every such sum unchanged).
 struct RhoArgs {
   const float* y = nullptr;
   const uint8_t* idx = nullptr;
@@ -30,12 +32,15 @@ struct RhoArgs {
   int nbh = 0;
   const float* cl = nullptr;
   int nbl = 0;
+  float sign_c = 0;
 };
+/// @param out (4)
 void rho_rows4_scalar(const RhoArgs& a, double* out);
 void rho_rows4_avx2(const RhoArgs& a, double* out);
 
 /// 1-bit nearest-centroid indices and their packed row code at once: idx_j = (y_j > b), code bit j (LSB first) =
-/// idx_j, padding bits of the last byte zero. @param idx (n) @param code (ceil(n/8))
+/// idx_j, padding bits of the last byte zero. @param idx (n), or null when only the code is wanted
+/// @param code (ceil(n/8))
 void quantize_pack_1bit_scalar(float b, const float* y, int n, uint8_t* idx, uint8_t* code);
 void quantize_pack_1bit_avx2(float b, const float* y, int n, uint8_t* idx, uint8_t* code);
 

@@ -3,6 +3,7 @@
 // roundings, as in encode_kernels_scalar.cc). The four rows' sums sit in the four lanes of one register.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "quant/internal/encode_kernels.h"
@@ -69,39 +70,66 @@ void sum_squares_rows_avx2(const float* x, size_t stride, int d, int m, double* 
   }
 }
 
+namespace {
+
+// Products of rows r0..r0+3 at coordinates j..j+3, transposed: column k holds the four rows' products at j + k.
+struct Columns {
+  __m256d c[4];
+};
+
+inline Columns transpose(const __m256d* p) {
+  const __m256d t0 = _mm256_unpacklo_pd(p[0], p[1]), t1 = _mm256_unpackhi_pd(p[0], p[1]);
+  const __m256d t2 = _mm256_unpacklo_pd(p[2], p[3]), t3 = _mm256_unpackhi_pd(p[2], p[3]);
+  return {{_mm256_permute2f128_pd(t0, t2, 0x20), _mm256_permute2f128_pd(t1, t3, 0x20),
+           _mm256_permute2f128_pd(t0, t2, 0x31), _mm256_permute2f128_pd(t1, t3, 0x31)}};
+}
+
+// The four products of row v at j..j+3.
+inline __m256d products(const RhoArgs& a, const float* lut, int bits, int v, int j) {
+  const __m128 y = _mm_loadu_ps(a.y + size_t(v) * a.d + j);
+  if (a.sign_c > 0) {
+    const __m128 ay = _mm_andnot_ps(_mm_set1_ps(-0.0f), y);  // |y|
+    return _mm256_mul_pd(_mm256_cvtps_pd(ay), _mm256_set1_pd(double(a.sign_c)));
+  }
+  return _mm256_mul_pd(_mm256_cvtps_pd(y), _mm256_cvtps_pd(lookup4(lut, bits, a.idx + size_t(v) * a.d + j)));
+}
+
+inline double product1(const RhoArgs& a, const float* c, int v, int j) {
+  const float y = a.y[size_t(v) * a.d + j];
+  if (a.sign_c > 0) return double(std::fabs(y)) * double(a.sign_c);
+  return double(y) * double(c[a.idx[size_t(v) * a.d + j]]);
+}
+
+}  // namespace
+
 void rho_rows4_avx2(const RhoArgs& a, double* out) {
   alignas(32) float tabs[2][16] = {};
   for (int k = 0; k < (1 << a.nbh) && a.nh > 0 && a.nbh <= 4; ++k) tabs[0][k] = a.ch[k];
   for (int k = 0; k < (1 << a.nbl) && a.nbl <= 4; ++k) tabs[1][k] = a.cl[k];
-  const int d = a.d;
   __m256d acc = _mm256_setzero_pd();  // lane v: ρ of row v so far
   auto region = [&](int j0, int j1, const float* c, int bits, const float* tab) {
     const float* lut = bits <= 4 ? tab : c;  // gathers read the codebook itself
     int j = j0;
     for (; j + 4 <= j1; j += 4) {
       __m256d p[4];
-      for (int v = 0; v < 4; ++v) {
-        const __m256d cd = _mm256_cvtps_pd(lookup4(lut, bits, a.idx + size_t(v) * d + j));
-        p[v] = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(a.y + size_t(v) * d + j)), cd);
-      }
-      // Transpose: column k = the four rows' products at coordinate j + k, added in order k = 0..3.
-      const __m256d t0 = _mm256_unpacklo_pd(p[0], p[1]), t1 = _mm256_unpackhi_pd(p[0], p[1]);
-      const __m256d t2 = _mm256_unpacklo_pd(p[2], p[3]), t3 = _mm256_unpackhi_pd(p[2], p[3]);
-      acc = _mm256_add_pd(acc, _mm256_permute2f128_pd(t0, t2, 0x20));
-      acc = _mm256_add_pd(acc, _mm256_permute2f128_pd(t1, t3, 0x20));
-      acc = _mm256_add_pd(acc, _mm256_permute2f128_pd(t0, t2, 0x31));
-      acc = _mm256_add_pd(acc, _mm256_permute2f128_pd(t1, t3, 0x31));
+      for (int v = 0; v < 4; ++v) p[v] = products(a, lut, bits, v, j);
+      const Columns col = transpose(p);
+      for (int k = 0; k < 4; ++k) acc = _mm256_add_pd(acc, col.c[k]);  // coordinates in j order
     }
     if (j < j1) {
       alignas(32) double r[4];
       _mm256_store_pd(r, acc);
       for (; j < j1; ++j)
-        for (int v = 0; v < 4; ++v) r[v] += double(a.y[size_t(v) * d + j]) * c[a.idx[size_t(v) * d + j]];
+        for (int v = 0; v < 4; ++v) r[v] += product1(a, c, v, j);
       acc = _mm256_load_pd(r);
     }
   };
-  region(0, a.nh, a.ch, a.nbh, tabs[0]);
-  region(a.nh, d, a.cl, a.nbl, tabs[1]);
+  if (a.sign_c > 0) {
+    region(0, a.d, nullptr, 1, nullptr);
+  } else {
+    region(0, a.nh, a.ch, a.nbh, tabs[0]);
+    region(a.nh, a.d, a.cl, a.nbl, tabs[1]);
+  }
   _mm256_storeu_pd(out, acc);
 }
 
@@ -112,15 +140,17 @@ void quantize_pack_1bit_avx2(float b, const float* y, int n, uint8_t* idx, uint8
   for (; j + 8 <= n; j += 8) {
     const __m256 gt = _mm256_cmp_ps(_mm256_loadu_ps(y + j), bv, _CMP_GT_OQ);
     code[j >> 3] = static_cast<uint8_t>(_mm256_movemask_ps(gt));
-    const __m256i bits = _mm256_and_si256(_mm256_castps_si256(gt), one);
-    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(bits), _mm256_extracti128_si256(bits, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(idx + j), _mm_packus_epi16(w, w));
+    if (idx != nullptr) {
+      const __m256i bits = _mm256_and_si256(_mm256_castps_si256(gt), one);
+      const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(bits), _mm256_extracti128_si256(bits, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(idx + j), _mm_packus_epi16(w, w));
+    }
   }
   if (j < n) {
     unsigned last = 0;
     for (int k = j; k < n; ++k) {
       const unsigned bit = y[k] > b ? 1u : 0u;
-      idx[k] = static_cast<uint8_t>(bit);
+      if (idx != nullptr) idx[k] = static_cast<uint8_t>(bit);
       last |= bit << (k - j);
     }
     code[j >> 3] = static_cast<uint8_t>(last);

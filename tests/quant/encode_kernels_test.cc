@@ -90,6 +90,38 @@ TEST_P(EncodeKernels, RhoIsTheSequentialSumOfEachRow) {
   }
 }
 
+// 1 bit with the symmetric codebook: ρ from |y| without the indices equals the sum over the centroids of the
+// nearest-centroid indices, zeros of both signs included.
+TEST_P(EncodeKernels, OneBitRhoFromMagnitudesEqualsTheCentroidSum) {
+  const uint64_t seed = 74;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  for (int d : {1, 2, 5, 8, 64, 100, 131}) {
+    const LloydMaxCodebook& cb = LloydMaxCodebook::get(d, 1);
+    const auto& c = cb.centroids();
+    ASSERT_EQ(cb.boundaries()[0], 0.0f);
+    ASSERT_EQ(c[0], -c[1]);
+    auto y = testing::gaussian(4, d, seed + d);
+    for (size_t i = 0; i < y.size(); i += 7) y[i] = (i / 7) % 2 ? 0.0f : -0.0f;
+    std::vector<uint8_t> idx(y.size());
+    for (size_t i = 0; i < y.size(); ++i) idx[i] = y[i] > 0.0f ? 1 : 0;
+    internal::RhoArgs ra;
+    ra.y = y.data();
+    ra.d = d;
+    ra.ch = c.data();
+    ra.nbh = 1;
+    ra.cl = c.data();
+    ra.nbl = 1;
+    ra.sign_c = c[1];
+    double got[4];
+    internal::rho_rows4(GetParam(), ra, got);
+    for (int v = 0; v < 4; ++v) {
+      double want = 0;
+      for (int j = 0; j < d; ++j) want += double(y[size_t(v) * d + j]) * double(c[idx[size_t(v) * d + j]]);
+      EXPECT_TRUE(same_bits(got[v], want)) << "d " << d << " row " << v;
+    }
+  }
+}
+
 TEST_P(EncodeKernels, OneBitQuantizePackEqualsQuantizeThenPack) {
   const uint64_t seed = 73;
   std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
@@ -106,6 +138,9 @@ TEST_P(EncodeKernels, OneBitQuantizePackEqualsQuantizeThenPack) {
     internal::quantize_pack_1bit(GetParam(), cb.boundaries()[0], y.data(), d, idx.data(), code.data());
     EXPECT_EQ(idx, want_idx) << "d " << d;
     EXPECT_EQ(code, want_code) << "d " << d;
+    std::vector<uint8_t> code_only(a.packed_bytes(), 0xEE);
+    internal::quantize_pack_1bit(GetParam(), cb.boundaries()[0], y.data(), d, nullptr, code_only.data());
+    EXPECT_EQ(code_only, want_code) << "d " << d;
   }
 }
 

@@ -290,11 +290,11 @@ TEST(TurboQuantizer, RowCodesDoNotDependOnTheirGroup) {
   const size_t n = 103;  // groups of 4 and a tail of 3; above the size that opens an OpenMP region
   auto x = testing::clustered(n, d, 5, 31);
   for (int j = 0; j < d; ++j) x[size_t(9) * d + j] = 0.0f;  // a zero row inside a group
-  for (int variant = 0; variant < 5; ++variant) {
+  for (int variant = 0; variant < 8; ++variant) {
     TurboQuantizerOptions o;
-    o.bits = variant == 3 ? 2.5 : 4;
-    o.store_renorm = variant != 1;
-    o.qjl = variant == 1;
+    o.bits = variant == 3 ? 2.5 : (variant >= 5 ? 1 : 4);
+    o.store_renorm = variant != 1 && variant != 6 && variant != 7;  // 5: 1 bit renorm, 6: 1 bit QJL, 7: 1 bit mse
+    o.qjl = variant == 1 || variant == 6;
     o.fp16_norm = variant == 2;
     o.optimize_cosine = variant == 4;
     TurboQuantizer tq(d, o);
