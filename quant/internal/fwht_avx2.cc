@@ -37,6 +37,32 @@ inline void butterfly(__m256& a, __m256& b) {
   b = _mm256_sub_ps(t, b);
 }
 
+// Two levels over four registers holding the values at offsets 0, h, 2h, 3h: h, then 2h.
+inline void radix4(__m256& r0, __m256& r1, __m256& r2, __m256& r3) {
+  butterfly(r0, r1);
+  butterfly(r2, r3);
+  butterfly(r0, r2);
+  butterfly(r1, r3);
+}
+
+// Three levels over eight registers holding the values at offsets i·h: h, 2h, 4h.
+inline void radix8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6, __m256& r7) {
+  radix4(r0, r1, r2, r3);
+  radix4(r4, r5, r6, r7);
+  butterfly(r0, r4);
+  butterfly(r1, r5);
+  butterfly(r2, r6);
+  butterfly(r3, r7);
+}
+
+// r_i to w + i·h.
+inline void store4(float* w, int h, __m256 r0, __m256 r1, __m256 r2, __m256 r3) {
+  _mm256_storeu_ps(w, r0);
+  _mm256_storeu_ps(w + h, r1);
+  _mm256_storeu_ps(w + 2 * h, r2);
+  _mm256_storeu_ps(w + 3 * h, r3);
+}
+
 // All levels of an 8-, 16- or 32-float block in registers (after the scale when kScale).
 template <int NR, bool kScale>
 inline void small_block(float* v, const float* s) {
@@ -51,14 +77,8 @@ inline void small_block(float* v, const float* s) {
   } else {
     __m256 r0 = load_chunk<kScale>(v, s, 0, k), r1 = load_chunk<kScale>(v, s, 1, k);
     __m256 r2 = load_chunk<kScale>(v, s, 2, k), r3 = load_chunk<kScale>(v, s, 3, k);
-    butterfly(r0, r1);
-    butterfly(r2, r3);
-    butterfly(r0, r2);
-    butterfly(r1, r3);
-    _mm256_storeu_ps(v, r0);
-    _mm256_storeu_ps(v + 8, r1);
-    _mm256_storeu_ps(v + 16, r2);
-    _mm256_storeu_ps(v + 24, r3);
+    radix4(r0, r1, r2, r3);
+    store4(v, 8, r0, r1, r2, r3);
   }
 }
 
@@ -74,29 +94,9 @@ inline void chunks_of_64(float* v, const float* s, int p) {
     __m256 r2 = load_chunk<kScale>(w, sc, 2, k), r3 = load_chunk<kScale>(w, sc, 3, k);
     __m256 r4 = load_chunk<kScale>(w, sc, 4, k), r5 = load_chunk<kScale>(w, sc, 5, k);
     __m256 r6 = load_chunk<kScale>(w, sc, 6, k), r7 = load_chunk<kScale>(w, sc, 7, k);
-    // h = 8
-    butterfly(r0, r1);
-    butterfly(r2, r3);
-    butterfly(r4, r5);
-    butterfly(r6, r7);
-    // h = 16
-    butterfly(r0, r2);
-    butterfly(r1, r3);
-    butterfly(r4, r6);
-    butterfly(r5, r7);
-    // h = 32
-    butterfly(r0, r4);
-    butterfly(r1, r5);
-    butterfly(r2, r6);
-    butterfly(r3, r7);
-    _mm256_storeu_ps(w, r0);
-    _mm256_storeu_ps(w + 8, r1);
-    _mm256_storeu_ps(w + 16, r2);
-    _mm256_storeu_ps(w + 24, r3);
-    _mm256_storeu_ps(w + 32, r4);
-    _mm256_storeu_ps(w + 40, r5);
-    _mm256_storeu_ps(w + 48, r6);
-    _mm256_storeu_ps(w + 56, r7);
+    radix8(r0, r1, r2, r3, r4, r5, r6, r7);  // h = 8, 16, 32
+    store4(w, 8, r0, r1, r2, r3);
+    store4(w + 32, 8, r4, r5, r6, r7);
   }
 }
 
@@ -109,26 +109,9 @@ inline void pass8(float* v, int p, int h) {
       __m256 r2 = _mm256_loadu_ps(w + 2 * h), r3 = _mm256_loadu_ps(w + 3 * h);
       __m256 r4 = _mm256_loadu_ps(w + 4 * h), r5 = _mm256_loadu_ps(w + 5 * h);
       __m256 r6 = _mm256_loadu_ps(w + 6 * h), r7 = _mm256_loadu_ps(w + 7 * h);
-      butterfly(r0, r1);
-      butterfly(r2, r3);
-      butterfly(r4, r5);
-      butterfly(r6, r7);
-      butterfly(r0, r2);
-      butterfly(r1, r3);
-      butterfly(r4, r6);
-      butterfly(r5, r7);
-      butterfly(r0, r4);
-      butterfly(r1, r5);
-      butterfly(r2, r6);
-      butterfly(r3, r7);
-      _mm256_storeu_ps(w, r0);
-      _mm256_storeu_ps(w + h, r1);
-      _mm256_storeu_ps(w + 2 * h, r2);
-      _mm256_storeu_ps(w + 3 * h, r3);
-      _mm256_storeu_ps(w + 4 * h, r4);
-      _mm256_storeu_ps(w + 5 * h, r5);
-      _mm256_storeu_ps(w + 6 * h, r6);
-      _mm256_storeu_ps(w + 7 * h, r7);
+      radix8(r0, r1, r2, r3, r4, r5, r6, r7);
+      store4(w, h, r0, r1, r2, r3);
+      store4(w + 4 * h, h, r4, r5, r6, r7);
     }
   }
 }
@@ -139,14 +122,8 @@ inline void pass4(float* v, int p, int h) {
       float* w = v + j;
       __m256 r0 = _mm256_loadu_ps(w), r1 = _mm256_loadu_ps(w + h);
       __m256 r2 = _mm256_loadu_ps(w + 2 * h), r3 = _mm256_loadu_ps(w + 3 * h);
-      butterfly(r0, r1);
-      butterfly(r2, r3);
-      butterfly(r0, r2);
-      butterfly(r1, r3);
-      _mm256_storeu_ps(w, r0);
-      _mm256_storeu_ps(w + h, r1);
-      _mm256_storeu_ps(w + 2 * h, r2);
-      _mm256_storeu_ps(w + 3 * h, r3);
+      radix4(r0, r1, r2, r3);
+      store4(w, h, r0, r1, r2, r3);
     }
   }
 }

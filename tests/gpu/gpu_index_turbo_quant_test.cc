@@ -148,6 +148,27 @@ float host_scan_score(const TurboQuantizer& tq, const PreparedQuery& pq, const u
   return (factor * qa) * static_cast<float>(2 * acc + sum);
 }
 
+/// The scan's own results (renorm scores, no rerank) of the fused scan ([0]) and the int8 GEMM path ([1]).
+struct PathResults {
+  std::vector<float> D[2];
+  std::vector<int64_t> I[2];
+};
+PathResults search_both_paths(const GpuIndexTurboQuant& index, size_t nq, const float* q, int k) {
+  PathResults r;
+  GpuSearchParams gp;
+  gp.estimator = Estimator::kRenorm;
+  gp.rerank_factor = 0;
+  for (int gemm : {0, 1}) {
+    gp.gemm_min_batch = gemm;
+    r.D[gemm].assign(nq * k, std::numeric_limits<float>::quiet_NaN());
+    r.I[gemm].assign(nq * k, -7);
+    GpuSearchStats st;
+    index.search(nq, q, k, gp, r.D[gemm].data(), r.I[gemm].data(), &st);
+    EXPECT_EQ(st.used_gemm, gemm == 1);
+  }
+  return r;
+}
+
 /// The scan's own scores (no rerank, no refine): the fused tensor-core scan and the int8 GEMM path return the same
 /// ids and distances (both add the ½-offset term Σ q8 to the same integers), and for inner product in nibble mode
 /// every distance is the host model's score of that id, bit for bit.
@@ -169,19 +190,9 @@ TEST(GpuIndexTurboQuant, ScanScoresMatchBetweenPathsAndTheHostModel) {
         const bool nibble = (a.num_high() == 0 ? a.low_bits() <= 4 : (1 << a.high_bits()) + (1 << a.low_bits()) <= 16);
         for (size_t nq : {size_t(1), size_t(7), size_t(12), size_t(45)}) {
           const std::vector<float> q = clustered(nq, d, 20, 0.6f, seed + 7 * nq + d);
-          GpuSearchParams gp;
-          gp.estimator = Estimator::kRenorm;
-          gp.rerank_factor = 0;
-          std::vector<float> D[2];
-          std::vector<int64_t> I[2];
-          for (int gemm : {0, 1}) {
-            gp.gemm_min_batch = gemm;
-            D[gemm].assign(nq * k, std::numeric_limits<float>::quiet_NaN());
-            I[gemm].assign(nq * k, -7);
-            GpuSearchStats st;
-            index.search(nq, q.data(), k, gp, D[gemm].data(), I[gemm].data(), &st);
-            ASSERT_EQ(st.used_gemm, gemm == 1);
-          }
+          const PathResults res = search_both_paths(index, nq, q.data(), k);
+          const auto& D = res.D;
+          const auto& I = res.I;
           char what[160];
           std::snprintf(what, sizeof what, "bits=%.1f d=%d %s nq=%zu fused vs gemm", bits, d,
                         metric == Metric::kL2 ? "L2" : "IP", nq);
@@ -221,23 +232,11 @@ TEST(GpuIndexTurboQuant, MultiRoundScanMatchesTheGemmPath) {
     for (size_t nq : {size_t(1), size_t(12), size_t(32)}) {
       for (int k : {10, 100}) {
         const std::vector<float> q = clustered(nq, d, 50, 0.5f, seed + nq);
-        GpuSearchParams gp;
-        gp.estimator = Estimator::kRenorm;
-        gp.rerank_factor = 0;
-        std::vector<float> D[2];
-        std::vector<int64_t> I[2];
-        for (int gemm : {0, 1}) {
-          gp.gemm_min_batch = gemm;
-          D[gemm].assign(nq * k, std::numeric_limits<float>::quiet_NaN());
-          I[gemm].assign(nq * k, -7);
-          GpuSearchStats st;
-          index.search(nq, q.data(), k, gp, D[gemm].data(), I[gemm].data(), &st);
-          ASSERT_EQ(st.used_gemm, gemm == 1);
-        }
+        const PathResults res = search_both_paths(index, nq, q.data(), k);
         char what[128];
         std::snprintf(what, sizeof what, "n=%zu %s nq=%zu k=%d fused vs gemm", n,
                       metric == Metric::kL2 ? "L2" : "IP", nq, k);
-        expect_identical(D[0], I[0], D[1], I[1], what);
+        expect_identical(res.D[0], res.I[0], res.D[1], res.I[1], what);
       }
     }
   }
