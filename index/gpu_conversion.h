@@ -34,7 +34,9 @@ std::unique_ptr<gpu::GpuIndexTurboQuant> index_cpu_to_gpu(const faiss::Index& cp
 /// faiss::IndexRefineFlat (k_factor = refine_factor) over the kept raw vectors when the GPU index keeps them
 /// (RefineStorage::kFp16: the fp16-rounded values, as the GPU refines with them).
 /// @param search  default search parameters of the CPU index (estimator must be supported by the codes); null:
-///                the renorm estimator when the codes store ρ, else mse, and FlatSearchParams' other defaults
+///                the renorm estimator when the codes store ρ, else mse, and FlatSearchParams' other defaults.
+///                The CPU index gets the recommended scan layout (the GPU scan has none to carry over: a CPU index
+///                built with Scan<b> comes back with its default layout; set scan_bits in new options to choose).
 /// @param refine_factor  k_factor of the IndexRefineFlat (>= 1; only used when the GPU index keeps raw vectors)
 std::unique_ptr<faiss::Index> index_gpu_to_cpu(const gpu::GpuIndexTurboQuant& gpu,
                                                const FlatSearchParams* search = nullptr, int refine_factor = 4);

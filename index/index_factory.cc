@@ -122,6 +122,8 @@ TqDescription parse(const std::string& description) {
               "RFlat)");
     }
   }
+  if (r.hnsw_m > 0 && r.scan_bits >= 0)
+    fail("Scan" + std::to_string(r.scan_bits), "Scan<b> sets how a flat index scans its codes; HNSW search does not scan");
   if (r.optimize_cosine && (r.est == TqDescription::Est::kMse || r.est == TqDescription::Est::kQjl))
     fail("OptCos", "OptCos needs the renormalized estimator (the default or Renorm), not MSE or QJL");
   return r;

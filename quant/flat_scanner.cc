@@ -238,9 +238,10 @@ inline float estimate(const TurboQuantizer& tq, const PreparedQuery& pq, const u
   return l2 ? 2 * ip - f.norm * f.norm : ip;
 }
 
-// The largest float below t: a scan compares `value > below(t)`, i.e. value ≥ t. Bounded scans keep every row that
-// reaches the k-th best (ties included) and let ExactTopK order them by (score, row), so their result does not
-// depend on the order in which blocks are scanned.
+// The largest float below t: a scan compares `value > below(t)`, i.e. value ≥ t. Bounded scans keep every row whose
+// bound reaches the k-th best (ties included) and let ExactTopK order them by (score, row): when the bound admits
+// every row that belongs in the top-k (z → ∞) the result does not depend on the order in which blocks are scanned;
+// with a finite z the order only changes which rows near the bound are rescored.
 inline float below(float t) { return std::nextafter(t, -INFINITY); }
 
 // Order of a bounded scan over blocks [b0, b1): first a pilot of kPilotChunks evenly spaced chunks (about

@@ -19,7 +19,9 @@
 /// rerank) when its coarse score + z·‖e_x‖·‖q‖/√d beats the k-th best full score so far (FlatSearchParams::
 /// prefix_z); only those rows are read in full, and the top-k is exact over them. Bounded scans visit a pilot of
 /// evenly spaced chunks (1/64 of the blocks) first, so the k-th best is close to its final value before most rows
-/// are tested, and compare with ≥ (ties ordered by row), so the result does not depend on that order. RaBitQ's fast-scan + extra-bits
+/// are tested. Comparisons are ≥ with ties ordered by row, so when the bound admits every row that reaches the k-th
+/// best (z → ∞) the result does not depend on the block order; with a finite z the order (and the thread split)
+/// only changes which rows near the bound get rescored. RaBitQ's fast-scan + extra-bits
 /// design with the same kind of bound. L2 ranks by ‖x‖² − 2⟨q, x⟩ and reports ‖q‖² + ‖x‖² − 2⟨q, x⟩.
 /// QJL rerank skips candidates whose upper confidence bound (mse estimate + z·σ, σ from the QJL variance
 /// bound) is below the k-th best lower bound.

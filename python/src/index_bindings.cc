@@ -425,7 +425,7 @@ Args:
       .def_property_readonly("bytes_per_vector", [](const IndexTurboQuant& s) { return s.code_size; },
                              "Stored bytes per vector (= code_size).")
       .def_property_readonly("scan_bits", [](const IndexTurboQuant& s) { return s.scanner().layout().scan_bits; },
-                             "Bits per coordinate the scan reads: 0 = the full codes, 1..4 = prefix scan.")
+                             "Scan layout: 0 = the full codes, 1..4 = prefix scan with at most that many bits per coordinate.")
       .def_property_readonly("search_params", [](const IndexTurboQuant& s) {
         const FlatSearchParams& p = s.options().search;
         py::dict d;

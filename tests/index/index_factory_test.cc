@@ -185,6 +185,7 @@ TEST(IndexFactory, MalformedDescriptionsAreErrors) {
   expect_error("TQ4,Scan1.5", "Scan needs an integer b in [0, 4]");
   expect_error("TQ4,Scan", "Scan needs an integer b in [0, 4]");
   expect_error("TQ4,Scan2,Scan0", "given twice");
+  expect_error("HNSW32,TQ4,Scan2", "HNSW search does not scan");
   expect_error("HNSW,TQ4", "HNSW needs an integer M");
   expect_error("HNSW1,TQ4", "HNSW needs an integer M");
   expect_error("PCA8,TQ4", "expected TQ<rate>");

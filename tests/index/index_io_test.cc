@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -391,6 +392,36 @@ TEST(IndexIo, WrongFourccAndFutureVersionAreRefused) {
   expect_read_error(path, "newer");
 }
 
+// The record write_index makes of `tq`, as format `version`, with its header section edited by `edit` (a valid
+// checksum recomputed; the codes section copied as is). Header: u64 length, bytes, u64 checksum after fourcc and
+// version; the v3 fields are the header's last 16 bytes: i32 scan_bits, f32 prefix_z, i32 lut_max, f32 lut_z.
+std::vector<uint8_t> record_with_header(const IndexTurboQuant& tq, uint32_t version,
+                                        const std::function<void(std::vector<uint8_t>&)>& edit) {
+  faiss::VectorIOWriter w3;
+  tqsearch::write_index(&tq, &w3);
+  const std::vector<uint8_t>& v3 = w3.data;
+  EXPECT_EQ(v3[4], 3);
+  uint64_t len = 0;
+  std::memcpy(&len, v3.data() + 8, 8);
+  std::vector<uint8_t> header(v3.begin() + 16, v3.begin() + 16 + std::ptrdiff_t(len));
+  edit(header);
+  faiss::VectorIOWriter w;
+  {
+    internal::StreamWriter out(&w);
+    out.write_u32(internal::make_fourcc("TqFl"));
+    out.write_u32(version);
+    out.write_section(header.data(), header.size());
+  }
+  w.data.insert(w.data.end(), v3.begin() + 16 + std::ptrdiff_t(len) + 8, v3.end());
+  return w.data;
+}
+
+std::unique_ptr<faiss::Index> read_record(const std::vector<uint8_t>& bytes) {
+  faiss::VectorIOReader r;
+  r.data = bytes;
+  return tqsearch::read_index(&r);
+}
+
 // A version-2 record (before the scan layout and the bounded-scan defaults were saved: its header ends at has_mean)
 // loads with the recommended layout and default prefix_z / lut_max / lut_z, the same codes, and the results of an
 // index built with those defaults.
@@ -400,25 +431,7 @@ TEST(IndexIo, FormatVersion2FilesLoadWithTheRecommendedLayout) {
   o.search.prefix_z = 0.25f;
   o.search.lut_max = 63;
   auto tq = filled_tq(IndexMetric::kL2, o);
-  faiss::VectorIOWriter w3;
-  tqsearch::write_index(tq.get(), &w3);
-  const std::vector<uint8_t>& v3 = w3.data;
-  ASSERT_EQ(v3[4], 3);
-  // fourcc, version, then the header section: u64 length, bytes, u64 checksum; the v3 fields are its last 16 bytes.
-  uint64_t len = 0;
-  std::memcpy(&len, v3.data() + 8, 8);
-  ASSERT_GT(len, 16u);
-  faiss::VectorIOWriter w2;
-  {
-    internal::StreamWriter out(&w2);
-    out.write_u32(internal::make_fourcc("TqFl"));
-    out.write_u32(2);
-    out.write_section(v3.data() + 16, size_t(len) - 16);
-  }
-  w2.data.insert(w2.data.end(), v3.begin() + 16 + std::ptrdiff_t(len) + 8, v3.end());  // codes section as is
-  faiss::VectorIOReader r;
-  r.data = w2.data;
-  auto back_any = tqsearch::read_index(&r);
+  auto back_any = read_record(record_with_header(*tq, 2, [](std::vector<uint8_t>& h) { h.resize(h.size() - 16); }));
   auto* back = dynamic_cast<IndexTurboQuant*>(back_any.get());
   ASSERT_NE(back, nullptr);
   EXPECT_EQ(back->options().scan_bits, -1);
@@ -433,6 +446,34 @@ TEST(IndexIo, FormatVersion2FilesLoadWithTheRecommendedLayout) {
   const Result a = run_search(*plain), b = run_search(*back);
   EXPECT_EQ(a.I, b.I);
   EXPECT_EQ(a.D, b.D);
+}
+
+// Out-of-range v3 fields behind a valid checksum are refused with the field named, never used.
+TEST(IndexIo, CorruptVersion3FieldsAreRefused) {
+  auto tq = filled_tq(IndexMetric::kInnerProduct);
+  struct Case {
+    size_t from_end;  // byte offset of the field from the end of the header
+    uint32_t bits;    // raw value written there
+    const char* needle;
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN(), neg = -1.0f;
+  uint32_t nan_bits = 0, neg_bits = 0;
+  std::memcpy(&nan_bits, &nan, 4);
+  std::memcpy(&neg_bits, &neg, 4);
+  for (const Case& c : {Case{16, 7u, "scan_bits"}, Case{16, uint32_t(-5), "scan_bits"}, Case{12, nan_bits, "prefix_z"},
+                        Case{8, 100u, "lut_max"}, Case{4, neg_bits, "lut_z"}}) {
+    const auto bytes = record_with_header(*tq, 3, [&](std::vector<uint8_t>& h) {
+      std::memcpy(h.data() + h.size() - c.from_end, &c.bits, 4);
+    });
+    try {
+      read_record(bytes);
+      ADD_FAILURE() << "no error for a corrupt " << c.needle;
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("corrupt"), std::string::npos) << what;
+      EXPECT_NE(what.find(c.needle), std::string::npos) << what;
+    }
+  }
 }
 
 TEST(IndexIo, HugeDeclaredLengthsFailWithoutAllocating) {

@@ -21,7 +21,9 @@ bool all_digits_after(const std::string& s, size_t from) {
 }
 
 bool is_option_token(const std::string& t) {
-  return t == "QJL" || t == "MSE" || t == "Renorm" || t == "Dense" || t == "RFlat" || starts_with(t, "Refine(");
+  return t == "QJL" || t == "MSE" || t == "Renorm" || t == "Dense" || t == "RFlat" || t == "Center" ||
+         t == "OptCos" || t == "Norm16" || (starts_with(t, "Scan") && all_digits_after(t, 4)) ||
+         starts_with(t, "Refine(");
 }
 
 bool is_tq_token(const std::string& t) { return starts_with(t, "TQ"); }

@@ -21,6 +21,9 @@ TEST(SpecList, OptionsJoinTheDescriptionBeforeThemAndPrefixesTheOneAfter) {
   EXPECT_EQ(split_spec_list("IVF256,PQ16,OPQ16,PQ16,Flat"), (V{"IVF256,PQ16", "OPQ16,PQ16", "Flat"}));
   EXPECT_EQ(split_spec_list("HNSW32,Flat"), (V{"HNSW32", "Flat"}));  // HNSW prefixes only TQ tokens
   EXPECT_EQ(split_spec_list("PQ50,Refine(Flat)"), (V{"PQ50,Refine(Flat)"}));
+  // Every TQ option token stays with its TQ description (Scan<b> only with digits: "Scan" alone is not one).
+  EXPECT_EQ(split_spec_list("TQ4,Center,OptCos,Norm16,TQ4,Scan2,PQ64x4fs"),
+            (V{"TQ4,Center,OptCos,Norm16", "TQ4,Scan2", "PQ64x4fs"}));
 }
 
 TEST(SpecList, SemicolonsSplitVerbatim) {
