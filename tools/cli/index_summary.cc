@@ -194,6 +194,15 @@ std::vector<std::pair<std::string, std::string>> describe_index(const faiss::Ind
     f.emplace_back("estimator", std::string(estimator_name(o.search.estimator)) + ", rerank factor " +
                                     std::to_string(o.search.rerank_factor) + " (min " +
                                     std::to_string(o.search.rerank_min) + ")");
+    const int sb = tq->scanner().layout().scan_bits;
+    std::ostringstream scan;
+    if (sb == 0) {
+      scan << "full codes";
+    } else {
+      scan << "prefix, top " << sb << " bits per coordinate, rows rescored within z = " << o.search.prefix_z
+           << (o.scan_bits < 0 ? " (recommended layout)" : "");
+    }
+    f.emplace_back("scan", scan.str());
     const RotationParams r = q.rotation().params();
     std::ostringstream rot;
     rot << (r.kind == RotationKind::kHadamard ? "randomized Hadamard" : "dense Haar") << ", seed 0x" << std::hex

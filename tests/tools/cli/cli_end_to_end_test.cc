@@ -289,7 +289,7 @@ TEST_F(CliEndToEnd, BuildInfoSearchProduceTheLibraryResults) {
   for (const std::string& f : std::vector<std::string>{"type          IndexTurboQuant", "d             " + std::to_string(ds.base_m.cols),
                               "metric        l2", "count         " + std::to_string(ds.base_m.rows),
                               "bits          4 per coordinate", "rotation      randomized Hadamard",
-                              "format        tqsearch record TqFl, format version 2", "simd", "memory",
+                              "format        tqsearch record TqFl, format version 3", "scan          full codes", "simd", "memory",
                               "file size"}) {
     EXPECT_THAT(info.out, HasSubstr(f));
   }
