@@ -390,7 +390,7 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
   // the swept states up to ties in the event order).
   std::memcpy(scratch.cell.data(), start.data(), size_t(d_));
   for (size_t e = 0; e < best_count; ++e) ++scratch.cell[size_t(uint32_t(sorted[e]))];
-  uint8_t* trial = reinterpret_cast<uint8_t*>(scratch.buf.data());  // work area, free during encode_indices
+  uint8_t* trial = reinterpret_cast<uint8_t*>(scratch.buf.data());  // work area (scratch.buf is unused meanwhile)
   for (int j = 0; j < d_; ++j) {
     const int h = half[j < nh ? 0 : 1];
     const int k = scratch.cell[size_t(j)];
@@ -413,7 +413,7 @@ void TurboQuantizer::encode_centered(size_t n, const float* x, const float* mean
 }
 
 void TurboQuantizer::encode_rows(size_t n, const float* x, const float* mean, uint8_t* codes) const {
-  // Each row is checked inside encode_indices (finite values and a norm that fits in a float, from the norm it computes
+  // Each row is checked inside encode_norm (finite values and a norm that fits in a float, from the norm it computes
   // anyway); nothing may throw inside the OpenMP region (an exception leaving one terminates the process), so a bad
   // row is only recorded there and reported after the loop. Then the contents of `codes` are unspecified.
   int64_t bad_row = -1;
