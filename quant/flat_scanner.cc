@@ -149,6 +149,14 @@ inline void dot4_uniform(const float* qr, const float* c, int d, const uint8_t* 
   out[3] = a3;
 }
 
+// Starts loading every cache line of a row code: rows are not line-aligned (GloVe TQ4: 58 B), and the norm and ρ
+// at the end of the row are read by the estimate, so the line holding the last byte is needed too.
+inline void prefetch_row(const uint8_t* code, size_t cs) {
+  const uintptr_t first = reinterpret_cast<uintptr_t>(code) & ~uintptr_t(63);
+  const uintptr_t last = reinterpret_cast<uintptr_t>(code + cs - 1);
+  for (uintptr_t a = first; a <= last; a += 64) __builtin_prefetch(reinterpret_cast<const void*>(a));
+}
+
 // ⟨Πq, ŷ⟩ of many codes, each summed exactly as TurboQuantizer::dot_rotated does (same products, same order, so
 // the same float), four codes at a time so that four independent add chains overlap; the codes are prefetched
 // first (they are random rows). `dots[c]` for rows cands[c].id.
@@ -157,8 +165,7 @@ void dot_rotated_many(const TurboQuantizer& tq, const PreparedQuery& pq, const u
   const size_t cs = tq.code_size();
   const int d = tq.d();
   for (size_t c = 0; c < n; ++c) {
-    const uint8_t* code = row_codes + size_t(cands[c].id) * cs;
-    for (size_t off = 0; off < cs; off += 64) __builtin_prefetch(code + off);
+    prefetch_row(row_codes + size_t(cands[c].id) * cs, cs);
   }
   const BitAllocation& a = tq.allocation();
   const int nh = a.num_high();
@@ -339,15 +346,16 @@ void push_prefix(void* ctx, int q, size_t first_row, const float* bound, uint32_
   PrefixContext& c = *static_cast<PrefixContext*>(ctx);
   std::vector<Cand>& p = c.pending[q];
   const size_t cs = c.tq->code_size();
+  // Rows queued by earlier blocks are rescored first, and this block's rows wait for the next flush: their codes
+  // (random rows, prefetched below) then have had at least one more block's scan to arrive.
+  if (p.size() >= kPendingBatch) flush_pending(c, q);
   while (mask) {
     const int v = __builtin_ctz(mask);
     mask &= mask - 1;
+    if (bound[v] <= c.threshold[q]) continue;  // the flush may have raised the threshold
     p.push_back({bound[v], int64_t(first_row + v)});
-    // The row code is read at the flush, kPendingBatch rows later: start loading it now.
-    const uint8_t* code = c.row_codes + (first_row + v) * cs;
-    for (size_t off = 0; off < cs; off += 64) __builtin_prefetch(code + off);
+    prefetch_row(c.row_codes + (first_row + v) * cs, cs);
   }
-  if (p.size() >= kPendingBatch) flush_pending(c, q);
 }
 
 }  // namespace
@@ -483,8 +491,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
                        : params.estimator == Estimator::kQjl    ? slack_qjl_.data()
                                                                 : slack_mse_.data();
   const float* add = l2 ? neg_sqnorm_.data() : nullptr;
-  // Prefix layouts bound only the coarse-code gap: their LUTs stay at the finest precision.
-  const int lut_max = prefix ? 255 : params.lut_max;
+  const int lut_max = params.lut_max;
   // Slack scale per query: prefix z·‖q‖/√d (times ‖e_x‖ per row); coarse LUTs z·scale·√(G/12) (times the row's
   // multiplier), the spread of a sum of G uniform rounding errors of ±scale/2.
   auto slack_scale = [&](const PreparedQuery& q, const QueryLut& L) {
@@ -534,6 +541,10 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       lp[i] = L.lut.data();
       scale[i] = L.scale;
       bias[i] = L.bias;
+      // A prefix scan with a coarse LUT also bounds the LUT rounding: lut_z·σ added to every scan value (scaled by
+      // the row's multiplier like the value itself), on top of the per-row prefix slack.
+      if (prefix && lut_max < 255)
+        bias[i] += params.lut_z * L.scale * std::sqrt(float(codes_.num_groups()) / 12.0f);
       thr[i] = below(tops[i].threshold());
       sscale[i] = slack_scale(pq[q0 + i], L);
       pending[i].reserve(kPendingBatch + 32);

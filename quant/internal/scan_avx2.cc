@@ -92,6 +92,114 @@ inline void pairs_u1(const uint8_t* c, const uint8_t* const* l, size_t nbytes, _
   if constexpr (NQ == 2) aA[1] = aA1, aB[1] = aB1, bA[1] = bA1, bB[1] = bB1;
 }
 
+// pairs_u1 for LUTs whose entries are small enough that U lookups (U = 2: entries <= 127, 4: <= 63) sum in 8 bits:
+// per U pairs and query, 2U pshufb and 2(U − 1) byte adds, then one widening into the uint16 sums (two shifts, four
+// adds) instead of U. nbytes must be a multiple of 32·U. Per pair: the code load split into lo / hi indices with
+// the nibble mask read from memory (four operations: 16 ymm registers hold NQ = 2's eight accumulators, both index
+// vectors, four byte sums and two temporaries); the last query of a pair overwrites lo / hi with its lookups.
+// Byte sums (<= U·max entry <= 255) never carry, so the uint16 sums are exact (the scalar kernel's totals).
+// Kernel alone, 50 pairs·2 queries·16384 vectors per call: lut_max 63 1.13× lut_max 255 (an intrinsics version of
+// the same loop was no faster than 255); GloVe prefix scan end to end 1.05–1.09×.
+template <int NQ, int U>
+inline void pairs_uu(const uint8_t* c, const uint8_t* const* l, size_t nbytes, __m256i* aA, __m256i* aB,
+                     __m256i* bA, __m256i* bB) {
+  static_assert((U == 2 || U == 4) && (NQ == 1 || NQ == 2));
+  alignas(32) static const uint8_t kNibble[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+                                                  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15};
+  __m256i lo, hi, L, r, sa0, sb0, sa1, sb1, aA0, aB0, bA0, bB0, aA1, aB1, bA1, bB1;
+  size_t off = 0;
+  // The accumulators are zeroed inside the asm (outputs only: "+x" would take two of the 30 operands each).
+#define TQ_UU_ZERO(a) "vpxor %[" a "], %[" a "], %[" a "]\n\t"
+#define TQ_UU_SPLIT(o)                        \
+  "vmovdqu " o "(%[c],%[off]), %[hi]\n\t"     \
+  "vpand (%[m4p]), %[hi], %[lo]\n\t"          \
+  "vpsrlw $4, %[hi], %[hi]\n\t"               \
+  "vpand (%[m4p]), %[hi], %[hi]\n\t"
+// First pair of U: the lookups start the byte sums.
+#define TQ_UU_FIRST(o, l, sa, sb)                 \
+  "vmovdqu " o "(%[" l "],%[off]), %[L]\n\t"    \
+  "vpshufb %[lo], %[L], %[" sa "]\n\t"          \
+  "vpshufb %[hi], %[L], %[" sb "]\n\t"
+// Later pairs: lookups added in bytes; r is a temporary (the pair's last query passes lo itself).
+#define TQ_UU_NEXT(o, l, sa, sb, r)                 \
+  "vmovdqu " o "(%[" l "],%[off]), %[L]\n\t"      \
+  "vpshufb %[lo], %[L], %[" r "]\n\t"             \
+  "vpaddb %[" r "], %[" sa "], %[" sa "]\n\t"     \
+  "vpshufb %[hi], %[L], %[L]\n\t"                 \
+  "vpaddb %[L], %[" sb "], %[" sb "]\n\t"
+#define TQ_UU_WIDEN(sa, sb, aA, aB, bA, bB)      \
+  "vpaddw %[" sa "], %[" aA "], %[" aA "]\n\t" \
+  "vpsrlw $8, %[" sa "], %[" sa "]\n\t"        \
+  "vpaddw %[" sa "], %[" aB "], %[" aB "]\n\t" \
+  "vpaddw %[" sb "], %[" bA "], %[" bA "]\n\t" \
+  "vpsrlw $8, %[" sb "], %[" sb "]\n\t"        \
+  "vpaddw %[" sb "], %[" bB "], %[" bB "]\n\t"
+#define TQ_UU_LOOP_END(step) \
+  "add $" step ", %[off]\n\t" \
+  "cmp %[off], %[n]\n\t"      \
+  "jne 1b"
+#define TQ_UU_PAIR2_FIRST(o) TQ_UU_SPLIT(o) TQ_UU_FIRST(o, "l0", "sa0", "sb0") TQ_UU_FIRST(o, "l1", "sa1", "sb1")
+#define TQ_UU_PAIR2_NEXT(o) \
+  TQ_UU_SPLIT(o) TQ_UU_NEXT(o, "l0", "sa0", "sb0", "r") TQ_UU_NEXT(o, "l1", "sa1", "sb1", "lo")
+#define TQ_UU_PAIR1_FIRST(o) TQ_UU_SPLIT(o) TQ_UU_FIRST(o, "l0", "sa0", "sb0")
+#define TQ_UU_PAIR1_NEXT(o) TQ_UU_SPLIT(o) TQ_UU_NEXT(o, "l0", "sa0", "sb0", "lo")
+#define TQ_UU_WIDEN2 \
+  TQ_UU_WIDEN("sa0", "sb0", "aA0", "aB0", "bA0", "bB0") TQ_UU_WIDEN("sa1", "sb1", "aA1", "aB1", "bA1", "bB1")
+#define TQ_UU_WIDEN1 TQ_UU_WIDEN("sa0", "sb0", "aA0", "aB0", "bA0", "bB0")
+#define TQ_UU_ZERO1 TQ_UU_ZERO("aA0") TQ_UU_ZERO("aB0") TQ_UU_ZERO("bA0") TQ_UU_ZERO("bB0")
+#define TQ_UU_ZERO2 TQ_UU_ZERO1 TQ_UU_ZERO("aA1") TQ_UU_ZERO("aB1") TQ_UU_ZERO("bA1") TQ_UU_ZERO("bB1")
+#define TQ_UU_OUT2                                                                                                 \
+  [off] "+r"(off), [aA0] "=&x"(aA0), [aB0] "=&x"(aB0), [bA0] "=&x"(bA0), [bB0] "=&x"(bB0), [aA1] "=&x"(aA1),        \
+      [aB1] "=&x"(aB1), [bA1] "=&x"(bA1), [bB1] "=&x"(bB1), [lo] "=&x"(lo), [hi] "=&x"(hi), [L] "=&x"(L),             \
+      [r] "=&x"(r), [sa0] "=&x"(sa0), [sb0] "=&x"(sb0), [sa1] "=&x"(sa1), [sb1] "=&x"(sb1)
+#define TQ_UU_OUT1                                                                                                 \
+  [off] "+r"(off), [aA0] "=&x"(aA0), [aB0] "=&x"(aB0), [bA0] "=&x"(bA0), [bB0] "=&x"(bB0), [lo] "=&x"(lo),         \
+      [hi] "=&x"(hi), [L] "=&x"(L), [sa0] "=&x"(sa0), [sb0] "=&x"(sb0)
+  if (nbytes == 0) {
+    aA0 = aB0 = bA0 = bB0 = aA1 = aB1 = bA1 = bB1 = _mm256_setzero_si256();
+  } else if constexpr (NQ == 2 && U == 4) {
+    asm(TQ_UU_ZERO2 "1:\n\t" TQ_UU_PAIR2_FIRST("0") TQ_UU_PAIR2_NEXT("32") TQ_UU_PAIR2_NEXT("64") TQ_UU_PAIR2_NEXT("96")
+            TQ_UU_WIDEN2 TQ_UU_LOOP_END("128")
+        : TQ_UU_OUT2
+        : [c] "r"(c), [l0] "r"(l[0]), [l1] "r"(l[1]), [n] "r"(nbytes), [m4p] "r"(kNibble)
+        : "cc", "memory");
+  } else if constexpr (NQ == 2) {
+    asm(TQ_UU_ZERO2 "1:\n\t" TQ_UU_PAIR2_FIRST("0") TQ_UU_PAIR2_NEXT("32") TQ_UU_WIDEN2 TQ_UU_LOOP_END("64")
+        : TQ_UU_OUT2
+        : [c] "r"(c), [l0] "r"(l[0]), [l1] "r"(l[1]), [n] "r"(nbytes), [m4p] "r"(kNibble)
+        : "cc", "memory");
+  } else if constexpr (U == 4) {
+    asm(TQ_UU_ZERO1 "1:\n\t" TQ_UU_PAIR1_FIRST("0") TQ_UU_PAIR1_NEXT("32") TQ_UU_PAIR1_NEXT("64") TQ_UU_PAIR1_NEXT("96")
+            TQ_UU_WIDEN1 TQ_UU_LOOP_END("128")
+        : TQ_UU_OUT1
+        : [c] "r"(c), [l0] "r"(l[0]), [n] "r"(nbytes), [m4p] "r"(kNibble)
+        : "cc", "memory");
+  } else {
+    asm(TQ_UU_ZERO1 "1:\n\t" TQ_UU_PAIR1_FIRST("0") TQ_UU_PAIR1_NEXT("32") TQ_UU_WIDEN1 TQ_UU_LOOP_END("64")
+        : TQ_UU_OUT1
+        : [c] "r"(c), [l0] "r"(l[0]), [n] "r"(nbytes), [m4p] "r"(kNibble)
+        : "cc", "memory");
+  }
+#undef TQ_UU_SPLIT
+#undef TQ_UU_FIRST
+#undef TQ_UU_NEXT
+#undef TQ_UU_WIDEN
+#undef TQ_UU_LOOP_END
+#undef TQ_UU_PAIR2_FIRST
+#undef TQ_UU_PAIR2_NEXT
+#undef TQ_UU_PAIR1_FIRST
+#undef TQ_UU_PAIR1_NEXT
+#undef TQ_UU_WIDEN2
+#undef TQ_UU_WIDEN1
+#undef TQ_UU_OUT2
+#undef TQ_UU_OUT1
+#undef TQ_UU_ZERO
+#undef TQ_UU_ZERO1
+#undef TQ_UU_ZERO2
+  aA[0] = aA0, aB[0] = aB0, bA[0] = bA0, bB[0] = bB0;
+  if constexpr (NQ == 2) aA[1] = aA1, aB[1] = aB1, bA[1] = bA1, bB[1] = bB1;
+}
+
 // uint16 sums of pairs [p0, p1) (p1 − p0 <= kChunk) of one block for NQ queries (see widen for the layout). U =
 // lookups added per vector in 8 bits before the uint16 sums: 1 for any LUT, 2 when entries are <= 127, 4 when <= 63.
 template <int NQ, int U>
@@ -102,31 +210,13 @@ inline void chunk_sums(const uint8_t* blk, int p0, int p1, const uint8_t* const*
     for (int q = 0; q < NQ; ++q) l[q] = luts[q] + size_t(p0) * 32;
     pairs_u1<NQ>(blk + size_t(p0) * 32, l, size_t(p1 - p0) * 32, aA, aB, bA, bB);
   } else {
-    for (int q = 0; q < NQ; ++q) aA[q] = aB[q] = bA[q] = bB[q] = _mm256_setzero_si256();
+    const uint8_t* l[NQ];
+    for (int q = 0; q < NQ; ++q) l[q] = luts[q] + size_t(p0) * 32;
+    const int main = (p1 - p0) / U * U;
+    pairs_uu<NQ, U>(blk + size_t(p0) * 32, l, size_t(main) * 32, aA, aB, bA, bB);
+    // The last (p1 − p0) mod U pairs: one lookup at a time into the uint16 sums.
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    int p = p0;
-    for (; p + U <= p1; p += U) {
-      __m256i sa[NQ], sb[NQ];
-      for (int u = 0; u < U; ++u) {
-        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p + u) * 32));
-        const __m256i lo = _mm256_and_si256(c, m4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
-        for (int q = 0; q < NQ; ++q) {
-          const __m256i L = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(luts[q] + size_t(p + u) * 32));
-          const __m256i ra = _mm256_shuffle_epi8(L, lo);
-          const __m256i rb = _mm256_shuffle_epi8(L, hi);
-          sa[q] = u == 0 ? ra : _mm256_add_epi8(sa[q], ra);  // <= U·max entry <= 255: no carry between bytes
-          sb[q] = u == 0 ? rb : _mm256_add_epi8(sb[q], rb);
-        }
-      }
-      for (int q = 0; q < NQ; ++q) {
-        aA[q] = _mm256_add_epi16(aA[q], sa[q]);
-        aB[q] = _mm256_add_epi16(aB[q], _mm256_srli_epi16(sa[q], 8));
-        bA[q] = _mm256_add_epi16(bA[q], sb[q]);
-        bB[q] = _mm256_add_epi16(bB[q], _mm256_srli_epi16(sb[q], 8));
-      }
-    }
-    for (; p < p1; ++p) {
+    for (int p = p0 + main; p < p1; ++p) {
       const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + size_t(p) * 32));
       const __m256i lo = _mm256_and_si256(c, m4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);

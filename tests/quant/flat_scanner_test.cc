@@ -275,18 +275,21 @@ TEST(FlatScanner, PrefixLayoutRescoresWithTheFullCodes) {
   auto q = testing::clustered(nq, d, 40, 32);
   for (Metric m : {Metric::kInnerProduct, Metric::kL2}) {
     for (Estimator e : {Estimator::kMse, Estimator::kRenorm, Estimator::kQjl}) {
-      for (double bits : {4.0, 3.0, 8.0, 3.5}) {
+      // lut_max 63: the prefix scan on coarse LUTs (byte sums of four lookups), whose rounding the bound adds.
+      for (auto [bits, lut_max] : {std::pair{4.0, 255}, {3.0, 255}, {8.0, 255}, {3.5, 255}, {4.0, 63}, {8.0, 63}}) {
         TurboQuantizerOptions o;
         o.bits = bits;
         o.store_renorm = true;
         o.qjl = e == Estimator::kQjl;
         Built b = build(x, d, o, m, FlatLayout{2});
         const std::string what = std::string(m == Metric::kL2 ? "l2" : "ip") + " estimator " +
-                                 std::to_string(int(e)) + " bits " + std::to_string(bits);
+                                 std::to_string(int(e)) + " bits " + std::to_string(bits) + " lut_max " +
+                                 std::to_string(lut_max);
         std::vector<float> D(nq * k);
         std::vector<int64_t> I(nq * k);
         FlatSearchParams p;
         p.estimator = e;
+        p.lut_max = lut_max;
         p.prefix_z = 1e6f;  // every row passes
         FlatSearchStats st;
         b.scanner->search(nq, q.data(), b.rows.data(), k, p, D.data(), I.data(), &st);
