@@ -204,10 +204,41 @@ def faiss_methods(faiss, d: int, bits_list: list[int], want_hnsw: bool = True) -
     return out
 
 
+# set_search_params keywords of IndexTurboQuant and the type of their values
+TQSEARCH_SEARCH_KEYS = {"estimator": str, "rerank_factor": int, "rerank_min": int, "qjl_prune_z": float,
+                        "query_batch": int, "prefix_z": float, "lut_max": int, "lut_z": float}
+
+
+def parse_tqsearch_spec(spec: str) -> tuple[str, dict]:
+    """"<factory>[@key=value[/key=value...]]" -> (factory string, set_search_params keyword arguments).
+
+    e.g. "TQ4,Scan2@prefix_z=0/lut_max=63" -> ("TQ4,Scan2", {"prefix_z": 0.0, "lut_max": 63}). Keys are the
+    set_search_params keywords (TQSEARCH_SEARCH_KEYS); integer keys (lut_max, rerank_factor, ...) take integers,
+    the z's take any float ("1e9", "0.25"), estimator a name. Raises ValueError naming the spec on a malformed pair,
+    an unknown key or a value of the wrong type (the range is checked by set_search_params)."""
+    factory, _, search_defaults = spec.partition("@")
+    settings = {}
+    for kv in filter(None, search_defaults.split("/")):
+        key, eq, value = kv.partition("=")
+        if not eq or not value:
+            raise ValueError(f"spec {spec!r}: {kv!r} is not key=value")
+        kind = TQSEARCH_SEARCH_KEYS.get(key)
+        if kind is None:
+            raise ValueError(f"spec {spec!r}: unknown search parameter {key!r}; allowed: "
+                             + ", ".join(TQSEARCH_SEARCH_KEYS))
+        try:
+            settings[key] = kind(value)
+        except ValueError:
+            raise ValueError(f"spec {spec!r}: {key} must be {kind.__name__}, got {value!r}") from None
+    return factory, settings
+
+
 def tqsearch_methods(tqs, d: int, bits_list: list[int], specs: list[str] | None) -> list[Method]:
     """Our indexes through the Python bindings (tqsearch.index_factory). Spec strings: see index/index_factory.h,
-    optionally followed by search defaults: "TQ4,Scan2@prefix_z=0" (set_search_params keyword=value pairs, '/'
-    between several: "TQ4@rerank_factor=8/query_batch=2")."""
+    optionally followed by search defaults (see parse_tqsearch_spec): "TQ4,Scan2@prefix_z=0" (set_search_params
+    keyword=value pairs, '/' between several: "TQ4@rerank_factor=8/query_batch=2",
+    "TQ4,Scan2@prefix_z=0/lut_max=63"; on the command line --tq-specs splits at commas, so write
+    TQ4+Scan2@prefix_z=0/lut_max=63)."""
     if specs is None:
         specs = []
         for b in bits_list:
@@ -217,11 +248,7 @@ def tqsearch_methods(tqs, d: int, bits_list: list[int], specs: list[str] | None)
                 specs.append(f"TQ{b},Scan2@prefix_z=0.25")
     out = []
     for spec in specs:
-        factory, _, search_defaults = spec.partition("@")
-        settings = {}
-        for kv in filter(None, search_defaults.split("/")):
-            key, _, value = kv.partition("=")
-            settings[key] = value if key == "estimator" else (int(value) if value.lstrip("-").isdigit() else float(value))
+        factory, settings = parse_tqsearch_spec(spec)
         m = re.search(r"TQ(\d+(?:\.\d+)?)", factory)
         bits = float(m.group(1)) if m else None
         if bits is not None and "QJL" in factory.split(","):

@@ -111,6 +111,17 @@ std::unique_ptr<SearchParametersTurboQuant> make_params(const std::optional<std:
   return p;
 }
 
+/// Index search defaults only: SearchParametersTurboQuant has no per-call lut_max / lut_z field.
+void check_lut_max(int lut_max) {
+  if (lut_max != 63 && lut_max != 127 && lut_max != 255)
+    throw py::value_error("lut_max must be 63, 127 or 255, got " + std::to_string(lut_max));
+}
+
+void check_lut_z(float lut_z) {
+  if (!(lut_z >= 0) || !std::isfinite(lut_z))
+    throw py::value_error("lut_z must be a finite number >= 0, got " + std::to_string(lut_z));
+}
+
 py::tuple do_search(const faiss::Index& index, py::handle x, int64_t k, const faiss::SearchParameters* params) {
   if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
   FloatRows q = as_float_rows(x, "x", index.d);
@@ -151,6 +162,8 @@ Args:
         product) or +inf (L2), as FAISS does.
     estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z: optional per-call overrides of a
         TurboQuant index's search defaults (see IndexTurboQuant.set_search_params); wrapper indexes pass them on.
+        lut_max and lut_z are index defaults only (IndexTurboQuant.set_search_params or the constructor): they
+        have no per-call override.
 
 Returns:
     (D, I): (n, k) float32 distances (inner-product estimates, descending, or squared-L2 estimates, ascending)
@@ -323,16 +336,22 @@ Objects of this class come from index_factory / read_index when the index is a p
 
 void set_params(IndexTurboQuant& self, std::optional<std::string> estimator, std::optional<int> rerank_factor,
                 std::optional<int> rerank_min, std::optional<float> qjl_prune_z, std::optional<int> query_batch,
-                std::optional<float> prefix_z) {
+                std::optional<float> prefix_z, std::optional<int> lut_max, std::optional<float> lut_z) {
   auto over = make_params(estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z);
-  if (!over) return;
+  if (lut_max) check_lut_max(*lut_max);
+  if (lut_z) check_lut_z(*lut_z);
+  if (!over && !lut_max && !lut_z) return;
   FlatSearchParams p = self.options().search;
-  if (over->estimator) p.estimator = *over->estimator;
-  if (over->rerank_factor >= 0) p.rerank_factor = over->rerank_factor;
-  if (over->rerank_min >= 0) p.rerank_min = over->rerank_min;
-  if (over->qjl_prune_z >= 0) p.qjl_prune_z = over->qjl_prune_z;
-  if (over->query_batch >= 1) p.query_batch = over->query_batch;
-  if (over->prefix_z >= 0) p.prefix_z = over->prefix_z;
+  if (over) {
+    if (over->estimator) p.estimator = *over->estimator;
+    if (over->rerank_factor >= 0) p.rerank_factor = over->rerank_factor;
+    if (over->rerank_min >= 0) p.rerank_min = over->rerank_min;
+    if (over->qjl_prune_z >= 0) p.qjl_prune_z = over->qjl_prune_z;
+    if (over->query_batch >= 1) p.query_batch = over->query_batch;
+    if (over->prefix_z >= 0) p.prefix_z = over->prefix_z;
+  }
+  if (lut_max) p.lut_max = *lut_max;
+  if (lut_z) p.lut_z = *lut_z;
   self.set_search_params(p);
 }
 
@@ -346,7 +365,8 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
   cls.def(py::init([](int d, double bits, py::handle metric, std::string estimator, std::optional<bool> qjl,
                       std::optional<bool> renorm, std::string rotation, std::optional<uint64_t> seed,
                       bool fp16_norm, bool center, bool optimize_cosine, int rerank_factor, int rerank_min,
-                      float qjl_prune_z, int query_batch, int scan_bits, float prefix_z) {
+                      float qjl_prune_z, int query_batch, int scan_bits, float prefix_z, int lut_max,
+                      float lut_z) {
                  if (d < 1) throw py::value_error("d must be >= 1, got " + std::to_string(d));
                  IndexTurboQuantOptions o;
                  o.quantizer.bits = bits;
@@ -365,6 +385,8 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
                  o.quantizer.optimize_cosine = optimize_cosine;
                  o.center = center;
                  make_params(std::nullopt, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z);  // checks
+                 check_lut_max(lut_max);
+                 check_lut_z(lut_z);
                  if (scan_bits < -1 || scan_bits > 4)
                    throw py::value_error("scan_bits must be -1 (recommended), 0 (full codes) or 1..4 (prefix scan), got " +
                                          std::to_string(scan_bits));
@@ -374,12 +396,15 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
                  o.search.rerank_min = rerank_min;
                  o.search.qjl_prune_z = qjl_prune_z;
                  o.search.query_batch = query_batch;
+                 o.search.lut_max = lut_max;
+                 o.search.lut_z = lut_z;
                  return std::make_unique<IndexTurboQuant>(d, parse_metric(metric), o);
                }),
                "d"_a, "bits"_a = 4.0, "metric"_a = "ip", py::kw_only(), "estimator"_a = "renorm",
                "qjl"_a = py::none(), "renorm"_a = py::none(), "rotation"_a = "hadamard", "seed"_a = py::none(),
                "fp16_norm"_a = false, "center"_a = false, "optimize_cosine"_a = false, "rerank_factor"_a = 4, "rerank_min"_a = 16, "qjl_prune_z"_a = 3.0f,
                "query_batch"_a = 4, "scan_bits"_a = -1, "prefix_z"_a = 2.0f,
+               "lut_max"_a = 255, "lut_z"_a = 3.0f,
                R"doc(Create an empty index.
 
 Args:
@@ -397,7 +422,8 @@ Args:
         e.g. SIFT); the index then needs train() before add(). Distances stay exact in meaning for every metric.
     optimize_cosine: choose each code to maximize its cosine with the rotated vector (needs the 'renorm'
         estimator; encode 5-20x slower; helps at 3-4 bits).
-    rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z: search defaults (see set_search_params).
+    rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z, lut_max, lut_z: search defaults (see
+        set_search_params).
     scan_bits: scan layout: -1 the recommended one (full codes up to 4 bits, a 2-bit prefix above), 0 the full
         codes, 1..4 a prefix scan with that many bits per coordinate, bounded by prefix_z (e.g. bits=4,
         scan_bits=2: two coordinates per lookup, half the lookups; lower prefix_z = faster, less recall).)doc");
@@ -435,11 +461,14 @@ Args:
         d["qjl_prune_z"] = p.qjl_prune_z;
         d["query_batch"] = p.query_batch;
         d["prefix_z"] = p.prefix_z;
+        d["lut_max"] = p.lut_max;
+        d["lut_z"] = p.lut_z;
         return d;
       }, "Default search parameters as a dict.")
       .def("set_search_params", &set_params, py::kw_only(), "estimator"_a = py::none(),
            "rerank_factor"_a = py::none(), "rerank_min"_a = py::none(), "qjl_prune_z"_a = py::none(),
-           "query_batch"_a = py::none(), "prefix_z"_a = py::none(),
+           "query_batch"_a = py::none(), "prefix_z"_a = py::none(), "lut_max"_a = py::none(),
+           "lut_z"_a = py::none(),
            R"doc(Change the default search parameters (arguments left None keep their value).
 
 Args:
@@ -450,7 +479,14 @@ Args:
     query_batch: queries scanned together per pass over the codes.
     prefix_z: prefix scan layouts (scan_bits 1..4): a row is rescored with the full codes when its prefix score
         + z·(its bound on the gap to the full code) can still reach the k-th best; larger z: more rows rescored,
-        fewer misses (2: recall of the full scan on GloVe and SIFT; 0: fastest).)doc")
+        fewer misses (2: recall of the full scan on GloVe and SIFT; 0: fastest).
+    lut_max: largest uint8 LUT entry of the scan: 255 (finest, default), 127 or 63 (the kernel adds two or four
+        lookups in 8 bits before widening: faster, 2x/4x coarser scan values). Below 255 the scan is bounded: with
+        the full codes (mse or renorm estimator) a row is rescored with the full codes when its scan value +
+        lut_z·σ (σ the spread of the LUT rounding) beats the k-th best, and rerank_factor does not apply; prefix
+        layouts add lut_z·σ to their prefix bound. Saved with the index; no per-call override.
+    lut_z: z of that bound, finite and >= 0 (default 3; larger: more rows rescored, fewer misses). Saved with the
+        index; no per-call override.)doc")
       .def(
           "add_sa_codes",
           [](IndexTurboQuant& self, py::handle codes) {

@@ -267,6 +267,81 @@ def test_prefix_scan_layout_rescores_with_the_full_codes_and_prefix_z_sets_how_m
         tqsearch.IndexTurboQuant(64, scan_bits=5)
 
 
+def clustered(rng, n=4000, nq=100, d=64, centers=40):
+    """n base and nq query vectors around `centers` Gaussian cluster centers (spread 3, unit noise)."""
+    c = rng.standard_normal((centers, d)) * 3
+    xb = c[rng.integers(0, centers, n)] + rng.standard_normal((n, d))
+    xq = c[rng.integers(0, centers, nq)] + rng.standard_normal((nq, d))
+    return xb.astype(np.float32), xq.astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+@pytest.mark.parametrize("scan_bits", [0, 2])
+def test_coarse_lut_scan_lut_max_and_lut_z_bound_the_rescored_rows(rng, metric, scan_bits):
+    xb, xq = clustered(rng)
+    gt = exact_knn(xb, xq, 10, metric)
+    full = tqsearch.IndexTurboQuant(64, bits=4, metric=metric, scan_bits=0)
+    full.add(xb)
+    # Reference: the fine LUT with every row reranked = the estimator's exact top-k over all rows.
+    ref_D, ref_I = full.search(xq, 10, rerank_factor=len(xb))
+    index = tqsearch.IndexTurboQuant(64, bits=4, metric=metric, scan_bits=scan_bits)
+    index.add(xb)
+    assert index.scan_bits == scan_bits
+    assert (index.search_params["lut_max"], index.search_params["lut_z"]) == (255, 3.0)
+    fine_I = index.search(xq, 10)[1]
+
+    # lut_max 63 with a bound that admits every row: exactly the reference, distances included.
+    index.set_search_params(lut_max=63, lut_z=1e6)
+    assert (index.search_params["lut_max"], index.search_params["lut_z"]) == (63, 1e6)
+    D, I = index.search(xq, 10)
+    np.testing.assert_array_equal(I, ref_I)
+    np.testing.assert_array_equal(D, ref_D)
+
+    # The default z (3): valid, distinct ids and the recall of the fine LUT (within 0.01 on 1000 neighbors).
+    index.set_search_params(lut_z=3.0)
+    assert index.search_params["lut_max"] == 63  # left alone
+    D, I = index.search(xq, 10)
+    assert ((I >= 0) & (I < len(xb))).all()
+    assert all(len(set(row)) == 10 for row in I)
+    assert recall_at(I, gt, 10) >= recall_at(fine_I, gt, 10) - 0.01
+    assert recall_at(I, gt, 10) > 0.6
+
+    # z = 0 (and prefix_z = 0): the LUT rounding is not bounded, so the coarse LUT changes the results.
+    index.set_search_params(prefix_z=0.0, lut_max=255, lut_z=0.0)
+    fine0_I = index.search(xq, 10)[1]
+    index.set_search_params(lut_max=63)
+    coarse0_I = index.search(xq, 10)[1]
+    assert not np.array_equal(coarse0_I, fine0_I)
+    assert ((coarse0_I >= 0) & (coarse0_I < len(xb))).all()
+    # lut_max 127 with every row admitted (prefix_z stays 0: the lut_z term alone admits them): the reference.
+    index.set_search_params(lut_max=127, lut_z=1e6)
+    np.testing.assert_array_equal(index.search(xq, 10)[1], ref_I)
+
+
+def test_lut_max_and_lut_z_are_constructor_defaults_and_saved_with_the_index(tmp_path, rng):
+    xb, xq = clustered(rng, n=2000, nq=20)
+    index = tqsearch.IndexTurboQuant(64, bits=4, metric="l2", scan_bits=2, prefix_z=0.5, lut_max=63, lut_z=1.5)
+    assert index.search_params["lut_max"] == 63 and index.search_params["lut_z"] == 1.5
+    index.add(xb)
+    expected = index.search(xq, 10)
+    path = tmp_path / "lut.tqs"
+    tqsearch.write_index(index, path)
+    for back in (tqsearch.read_index(str(path)), tqsearch.deserialize_index(tqsearch.serialize_index(index))):
+        assert back.scan_bits == 2
+        p = back.search_params
+        assert (p["lut_max"], p["lut_z"], p["prefix_z"]) == (63, 1.5, 0.5)
+        got = back.search(xq, 10)
+        np.testing.assert_array_equal(got[1], expected[1])
+        np.testing.assert_array_equal(got[0], expected[0])
+    # another value survives too (not just the constructor's)
+    index.set_search_params(lut_max=127, lut_z=0.0)
+    p = tqsearch.deserialize_index(tqsearch.serialize_index(index)).search_params
+    assert (p["lut_max"], p["lut_z"]) == (127, 0.0)
+    # the factory's index starts at the defaults
+    p = tqsearch.index_factory(64, "TQ4,Scan2", "l2").search_params
+    assert (p["lut_max"], p["lut_z"]) == (255, 3.0)
+
+
 def test_range_search_returns_faiss_style_lims(gaussian):
     xb, xq = gaussian
     index = tqsearch.IndexTurboQuant(64, bits=4, metric="l2")

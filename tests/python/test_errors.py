@@ -110,6 +110,33 @@ def test_bad_dimension_metric_estimator_and_rotation_are_rejected():
         tqsearch.IndexTurboQuant(8, rerank_factor=-2)
 
 
+@pytest.mark.parametrize("lut_max", [0, 62, 64, 128, 256, -63])
+def test_lut_max_other_than_63_127_255_is_rejected(index, lut_max):
+    msg = rf"lut_max must be 63, 127 or 255, got {lut_max}\b"
+    with pytest.raises(ValueError, match=msg):
+        tqsearch.IndexTurboQuant(8, lut_max=lut_max)
+    before = index.search_params
+    with pytest.raises(ValueError, match=msg):
+        index.set_search_params(lut_max=lut_max)
+    with pytest.raises(ValueError, match=msg):  # checked before anything is changed
+        index.set_search_params(prefix_z=0.0, lut_max=lut_max)
+    assert index.search_params == before
+    with pytest.raises(TypeError):
+        index.set_search_params(lut_max=63.5)
+
+
+@pytest.mark.parametrize("lut_z, shown", [(float("nan"), "nan"), (float("inf"), "inf"), (-float("inf"), "-inf"),
+                                          (-0.5, "-0.5")])
+def test_lut_z_nan_inf_or_negative_is_rejected(index, lut_z, shown):
+    msg = rf"lut_z must be a finite number >= 0, got {shown}"
+    with pytest.raises(ValueError, match=msg):
+        tqsearch.IndexTurboQuant(8, lut_z=lut_z)
+    before = index.search_params
+    with pytest.raises(ValueError, match=msg):
+        index.set_search_params(lut_max=63, lut_z=lut_z)
+    assert index.search_params == before
+
+
 def test_an_estimator_the_codes_cannot_serve_is_rejected(index, gaussian):
     with pytest.raises(tqsearch.Error, match="(?i)qjl"):
         index.search(gaussian[1], 5, estimator="qjl")
