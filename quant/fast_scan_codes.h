@@ -183,8 +183,8 @@ void scan_fused_avx2(const FusedScan& s);
 
 /// Σ_j qr[j]·c[idx_j] over a packed 4-bit row code (index j in the low nibble of byte j/2 for even j, the high
 /// nibble for odd j), summed in 8 lanes (lane = j mod 8, products then sums, no fused multiply-add) reduced as
-/// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)). A fast value of ⟨Πq, ŷ⟩ that differs from TurboQuantizer::dot_rotated's
-/// sequential sum only by rounding: |difference| <= 2·d·2⁻²⁴·Σ_j|qr[j]|·max|c|. Same float on every level.
+/// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)): TurboQuantizer::dot_rotated's order, so for a uniform 4-bit code with
+/// c = its codebook the same float as dot_rotated, on every level.
 /// @param code  (ceil(d/2)) bytes  @param qr (d)  @param c (16) centroids
 float dot_nibbles(SimdLevel level, const uint8_t* code, int d, const float* qr, const float* c);
 float dot_nibbles_scalar(const uint8_t* code, int d, const float* qr, const float* c);

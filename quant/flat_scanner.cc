@@ -12,6 +12,7 @@
 
 #include "quant/bit_allocation.h"
 #include "quant/error.h"
+#include "quant/internal/lane_sum.h"
 
 namespace tqsearch {
 namespace {
@@ -132,23 +133,6 @@ inline unsigned index_at(const uint8_t* code, int j) {
   return (code[j / kPer] >> ((j % kPer) * W)) & ((1u << W) - 1);
 }
 
-// Four codes with W-bit coordinates, read in place (no unpacked copy).
-template <int W>
-inline void dot4_uniform(const float* qr, const float* c, int d, const uint8_t* const* codes, float* out) {
-  float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  for (int j = 0; j < d; ++j) {
-    const float q = qr[j];
-    a0 += q * c[index_at<W>(codes[0], j)];
-    a1 += q * c[index_at<W>(codes[1], j)];
-    a2 += q * c[index_at<W>(codes[2], j)];
-    a3 += q * c[index_at<W>(codes[3], j)];
-  }
-  out[0] = a0;
-  out[1] = a1;
-  out[2] = a2;
-  out[3] = a3;
-}
-
 // Starts loading every cache line of a row code: rows are not line-aligned (GloVe TQ4: 58 B), and the norm and ρ
 // at the end of the row are read by the estimate, so the line holding the last byte is needed too.
 inline void prefetch_row(const uint8_t* code, size_t cs) {
@@ -157,56 +141,37 @@ inline void prefetch_row(const uint8_t* code, size_t cs) {
   for (uintptr_t a = first; a <= last; a += 64) __builtin_prefetch(reinterpret_cast<const void*>(a));
 }
 
-// ⟨Πq, ŷ⟩ of many codes, each summed exactly as TurboQuantizer::dot_rotated does (same products, same order, so
-// the same float), four codes at a time so that four independent add chains overlap; the codes are prefetched
-// first (they are random rows). `dots[c]` for rows cands[c].id.
+// ⟨Πq, ŷ⟩ of a code whose coordinates all have W bits, read in place (no unpacked copy), in dot_rotated's order.
+template <int W>
+inline float dot_lanes(const float* qr, const float* c, int d, const uint8_t* code) {
+  float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int j = 0; j < d; ++j) l[j & 7] = l[j & 7] + qr[j] * c[index_at<W>(code, j)];
+  return internal::reduce_lanes(l);
+}
+
+// ⟨Πq, ŷ⟩ of many codes, each the float TurboQuantizer::dot_rotated returns (same products, same order); the
+// codes are prefetched first (they are random rows). Uniform 4-bit codes use the SIMD kernel of `level`
+// (internal::dot_nibbles, the same float), other uniform widths read in place, mixed allocations go through
+// dot_rotated. `dots[c]` for rows cands[c].id.
 void dot_rotated_many(const TurboQuantizer& tq, const PreparedQuery& pq, const uint8_t* row_codes, const Cand* cands,
-                      size_t n, float* dots) {
+                      size_t n, SimdLevel level, float* dots) {
   const size_t cs = tq.code_size();
   const int d = tq.d();
-  for (size_t c = 0; c < n; ++c) {
-    prefetch_row(row_codes + size_t(cands[c].id) * cs, cs);
-  }
+  for (size_t c = 0; c < n; ++c) prefetch_row(row_codes + size_t(cands[c].id) * cs, cs);
   const BitAllocation& a = tq.allocation();
-  const int nh = a.num_high();
-  const float* ch = tq.codebook(a.high_bits()).centroids().data();
   const float* cl = tq.codebook(a.low_bits()).centroids().data();
   const float* qr = pq.rotated.data();
-  const int uniform = nh == 0 ? a.low_bits() : 0;
-  std::vector<uint8_t> idx;
-  size_t c = 0;
-  for (; c + 4 <= n; c += 4) {
-    const uint8_t* codes[4];
-    for (int t = 0; t < 4; ++t) codes[t] = row_codes + size_t(cands[c + t].id) * cs;
+  const int uniform = a.num_high() == 0 ? a.low_bits() : 0;
+  for (size_t c = 0; c < n; ++c) {
+    const uint8_t* code = row_codes + size_t(cands[c].id) * cs;
     switch (uniform) {
-      case 1: dot4_uniform<1>(qr, cl, d, codes, dots + c); continue;
-      case 2: dot4_uniform<2>(qr, cl, d, codes, dots + c); continue;
-      case 4: dot4_uniform<4>(qr, cl, d, codes, dots + c); continue;
-      case 8: dot4_uniform<8>(qr, cl, d, codes, dots + c); continue;
-      default: break;
+      case 1: dots[c] = dot_lanes<1>(qr, cl, d, code); break;
+      case 2: dots[c] = dot_lanes<2>(qr, cl, d, code); break;
+      case 4: dots[c] = internal::dot_nibbles(level, code, d, qr, cl); break;
+      case 8: dots[c] = dot_lanes<8>(qr, cl, d, code); break;
+      default: dots[c] = tq.dot_rotated(pq, code); break;
     }
-    idx.resize(size_t(4) * d);
-    for (int t = 0; t < 4; ++t) tq.unpack_indices(codes[t], idx.data() + size_t(t) * d);
-    const uint8_t *i0 = idx.data(), *i1 = i0 + d, *i2 = i1 + d, *i3 = i2 + d;
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (int j = 0; j < nh; ++j) {
-      a0 += qr[j] * ch[i0[j]];
-      a1 += qr[j] * ch[i1[j]];
-      a2 += qr[j] * ch[i2[j]];
-      a3 += qr[j] * ch[i3[j]];
-    }
-    for (int j = nh; j < d; ++j) {
-      a0 += qr[j] * cl[i0[j]];
-      a1 += qr[j] * cl[i1[j]];
-      a2 += qr[j] * cl[i2[j]];
-      a3 += qr[j] * cl[i3[j]];
-    }
-    dots[c] = a0;
-    dots[c + 1] = a1;
-    dots[c + 2] = a2;
-    dots[c + 3] = a3;
   }
-  for (; c < n; ++c) dots[c] = tq.dot_rotated(pq, row_codes + size_t(cands[c].id) * cs);
 }
 
 // Exact top-`cap` by (score desc, id asc) for the prefix path's full-code scores: a heap with the worst on top.
@@ -281,9 +246,7 @@ std::vector<std::pair<size_t, size_t>> bounded_scan_order(size_t b0, size_t b1) 
 }
 
 // Prefix-scan sink: rows whose bound beats the query's k-th best full score are queued and rescored with the full
-// codes in batches of kPendingBatch. Uniform 4-bit codes first get a SIMD value of the estimate (dot_nibbles, off
-// from the exact one by rounding only, with a rigorous bound ε); only rows whose value + ε can still beat the k-th
-// best get the exact sequential sum (four add chains at a time) and enter the top-k. Both raise the threshold.
+// codes in batches of kPendingBatch (the estimator's own float: dot_rotated_many), raising the threshold.
 constexpr size_t kPendingBatch = 4;
 struct PrefixContext {
   const TurboQuantizer* tq;
@@ -291,14 +254,11 @@ struct PrefixContext {
   Estimator estimator;
   bool l2;
   SimdLevel level;
-  const PreparedQuery* pq;        // per query
-  ExactTopK* tops;                // per query
-  std::vector<Cand>* pending;     // per query: (bound, row)
-  float* threshold;               // per query
-  const float* c16 = nullptr;     // uniform 4-bit codes: the codebook, else null (exact path only)
-  const float* eps_dot = nullptr; // per query: bound on |dot_nibbles − dot_rotated|
-  std::vector<float> dots;
-  std::vector<Cand> exact;
+  const PreparedQuery* pq;     // per query
+  ExactTopK* tops;             // per query
+  std::vector<Cand>* pending;  // per query: (bound, row)
+  float* threshold;            // per query
+  std::vector<float> dots = {};
   size_t evaluated = 0;
 };
 
@@ -308,31 +268,12 @@ void flush_pending(PrefixContext& c, int q) {
   for (const Cand& x : p)
     if (x.s > c.threshold[q]) p[w++] = x;  // the threshold may have risen since the row was queued
   p.resize(w);
-  const size_t cs = c.tq->code_size();
-  const PreparedQuery& pq = c.pq[q];
-  if (w > 0 && c.c16) {
-    // Fast values first; keep the rows that may still enter the top-k.
-    c.exact.clear();
-    const int d = c.tq->d();
-    for (size_t i = 0; i < w; ++i) {
-      const uint8_t* code = c.row_codes + size_t(p[i].id) * cs;
-      const float dot = internal::dot_nibbles(c.level, code, d, pq.rotated.data(), c.c16);
-      const float v = estimate(*c.tq, pq, code, dot, c.estimator, c.l2);
-      const VectorFactors f = c.tq->factors(code);
-      const float scale = (c.l2 ? 2.0f : 1.0f) * (c.estimator == Estimator::kRenorm ? f.norm / f.renorm : f.norm);
-      // Twice the dot bound through the estimator's scale, plus the rounding of the final products and sums.
-      const float eps = 2 * scale * c.eps_dot[q] + 2.4e-7f * (std::abs(v) + f.norm * f.norm + 1e-30f);
-      if (v + eps >= c.threshold[q]) c.exact.push_back(p[i]);
-    }
-    c.evaluated += w;
-    p.swap(c.exact);
-    w = p.size();
-  } else {
-    c.evaluated += w;
-  }
+  c.evaluated += w;
   if (w > 0) {
+    const size_t cs = c.tq->code_size();
+    const PreparedQuery& pq = c.pq[q];
     c.dots.resize(w);
-    dot_rotated_many(*c.tq, pq, c.row_codes, p.data(), w, c.dots.data());
+    dot_rotated_many(*c.tq, pq, c.row_codes, p.data(), w, c.level, c.dots.data());
     for (size_t i = 0; i < w; ++i) {
       const uint8_t* code = c.row_codes + size_t(p[i].id) * cs;
       c.tops[q].push(estimate(*c.tq, pq, code, c.dots[i], c.estimator, c.l2), p[i].id);
@@ -551,19 +492,6 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
     }
     PrefixContext ctx{&tq_, row_codes, params.estimator, l2, params.level, pq.data() + q0, tops.data(),
                       pending.data(), thr.data()};
-    const BitAllocation& alloc = tq_.allocation();
-    std::vector<float> eps_dot(nb);
-    if (alloc.num_high() == 0 && alloc.low_bits() == 4) {
-      const std::vector<float>& c16 = tq_.codebook(4).centroids();
-      ctx.c16 = c16.data();
-      const float cmax = std::max(std::abs(c16.front()), std::abs(c16.back()));
-      for (int i = 0; i < nb; ++i) {
-        double sa = 0;
-        for (float v : pq[q0 + i].rotated) sa += std::abs(v);
-        eps_dot[i] = static_cast<float>(2.0 * d * 0x1p-24 * sa * cmax);
-      }
-      ctx.eps_dot = eps_dot.data();
-    }
     for (const auto& [r0, r1] : bounded_scan_order(b0, b1)) {
       internal::FusedScan fs = fused_scan(r0, r1, nb, lp.data(), scale, bias, thr);
       fs.slack = slack + r0 * 32;
@@ -664,7 +592,7 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
       } else {
         // Same value as tq_.inner_product(pq, code, estimator) for each candidate, computed in a batch.
         std::vector<float> dots(cands.size());
-        dot_rotated_many(tq_, pq, row_codes, cands.data(), cands.size(), dots.data());
+        dot_rotated_many(tq_, pq, row_codes, cands.data(), cands.size(), params.level, dots.data());
         for (size_t c = 0; c < cands.size(); ++c)
           cands[c].s = estimate(tq_, pq, row_codes + size_t(cands[c].id) * cs, dots[c], params.estimator, l2);
         *reranked += cands.size();

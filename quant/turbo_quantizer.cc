@@ -11,6 +11,7 @@
 #include "quant/error.h"
 #include "quant/hadamard_rotation.h"
 #include "quant/internal/encode_kernels.h"
+#include "quant/internal/lane_sum.h"
 #include "quant/internal/float16.h"
 #include "quant/internal/quantize.h"
 #include "quant/internal/random.h"
@@ -518,10 +519,12 @@ float TurboQuantizer::dot_rotated(const PreparedQuery& q, const uint8_t* code) c
   const float* ch = cb_high_->centroids().data();
   const float* cl = cb_low_->centroids().data();
   const float* qr = q.rotated.data();
-  float acc = 0;
-  for (int j = 0; j < nh; ++j) acc += qr[j] * ch[idx[j]];
-  for (int j = nh; j < d_; ++j) acc += qr[j] * cl[idx[j]];
-  return acc;
+  // The documented order (header): 8 lanes by j mod 8, products then sums, then a fixed tree; a SIMD kernel
+  // computes the same float (internal::dot_nibbles for uniform 4-bit codes, the GPU rerank).
+  float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int j = 0; j < nh; ++j) l[j & 7] = l[j & 7] + qr[j] * ch[idx[j]];
+  for (int j = nh; j < d_; ++j) l[j & 7] = l[j & 7] + qr[j] * cl[idx[j]];
+  return internal::reduce_lanes(l);
 }
 
 float TurboQuantizer::qjl_correction(const PreparedQuery& q, const uint8_t* code) const {

@@ -113,7 +113,9 @@ class TurboQuantizer {
 
   /// Rotate (and sketch) one query. @param q (d) float32
   PreparedQuery prepare_query(const float* q) const;
-  /// ⟨Πq, ŷ⟩ for one code (unit-norm scale, no ‖x‖).
+  /// ⟨Πq, ŷ⟩ for one code (unit-norm scale, no ‖x‖), summed in a fixed order so that SIMD and GPU kernels give
+  /// the same float: products qr[j]·c[idx_j] (no fused multiply-add) added into 8 lanes, lane j mod 8 in increasing
+  /// j, then ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)) (internal::reduce_lanes).
   float dot_rotated(const PreparedQuery& q, const uint8_t* code) const;
   /// Estimate of ⟨q, x⟩ with the chosen estimator (checked against the options).
   float inner_product(const PreparedQuery& q, const uint8_t* code, Estimator est) const;

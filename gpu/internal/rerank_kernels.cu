@@ -56,13 +56,15 @@ constexpr int kCodeStage = kStage + 16;  // code bytes of kStage coordinates (�
 /// Estimate for one candidate, computed by one warp with the CPU's arithmetic (TurboQuantizer::dot_rotated /
 /// qjl_correction / inner_product; FlatScanner's L2 form 2·ip − n·n). Per stage of kStage coordinates the warp
 /// copies the code bytes to shared memory (coalesced), the lanes compute the products in parallel (each a single
-/// rounding, as on the CPU; centroids from shared memory) into the warp's shared buffer, then add them in
-/// coordinate order, so the float sum is the CPU's sequential sum bit for bit.
+/// rounding, as on the CPU; centroids from shared memory) into the warp's shared buffer; lanes 0–7 then add them
+/// as dot_rotated's 8 lanes (lane j mod 8, increasing j; kStage is a multiple of 8) and the warp reduces the lanes
+/// with its fixed tree, so the float is the CPU's bit for bit. The QJL sign sum stays sequential (as on the CPU).
 __device__ float exact_score_warp(const QuantView& q, const RerankArgs& a, int qi, int32_t id, int lane, float* stage,
                                   uint8_t* cbuf, const float* cent_hi, const float* cent_lo) {
   const uint8_t* code = a.row_codes + size_t(id) * q.code_size;
   const float* qr = a.rotated + size_t(qi) * q.d;
-  float dot = 0.0f;
+  static_assert(kStage % 8 == 0, "stages must start at a multiple of 8: lane t of a stage is lane j mod 8");
+  float lane_sum = 0.0f;  // lanes 0–7: dot_rotated's lane `lane`
   for (int j0 = 0; j0 < q.d; j0 += kStage) {
     const int cnt = min(kStage, q.d - j0);
     const int b0 = bit_start(q, j0) >> 3, b1 = (bit_start(q, j0 + cnt) + 7) >> 3;
@@ -82,9 +84,16 @@ __device__ float exact_score_warp(const QuantView& q, const RerankArgs& a, int q
       stage[t] = __fmul_rn(qr[j], (hi ? cent_hi : cent_lo)[idx]);
     }
     __syncwarp();
-    dot = sequential_sum(dot, stage, cnt);
+    if (lane < 8)
+      for (int t = lane; t < cnt; t += 8) lane_sum = __fadd_rn(lane_sum, stage[t]);
     __syncwarp();
   }
+  float l[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) l[i] = __shfl_sync(0xffffffffu, lane_sum, i);
+  // internal::reduce_lanes: ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)).
+  const float dot = __fadd_rn(__fadd_rn(__fadd_rn(l[0], l[4]), __fadd_rn(l[2], l[6])),
+                              __fadd_rn(__fadd_rn(l[1], l[5]), __fadd_rn(l[3], l[7])));
   float norm;
   if (q.fp16_norm) {
     norm = half_bits_to_float(uint32_t(code[q.norm_offset]) | (uint32_t(code[q.norm_offset + 1]) << 8));

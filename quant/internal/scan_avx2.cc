@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "quant/fast_scan_codes.h"
+#include "quant/internal/lane_sum.h"
 
 namespace tqsearch::internal {
 namespace {
@@ -394,7 +395,7 @@ float dot_nibbles_avx2(const uint8_t* code, int d, const float* qr, const float*
     const float prod = qr[j] * c[idx];
     l[j & 7] = l[j & 7] + prod;
   }
-  return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+  return reduce_lanes(l);
 }
 
 void scan_int8_avx2(const uint8_t* blocks, size_t nblocks, int padded_d, const int8_t* const* q8, int nq,

@@ -166,8 +166,21 @@ TEST(FaissWrappers, PreTransformNormalizationEqualsCosineMetric) {
   pre.own_fields = true;
   pre.add(idx_t(ds.nb), ds.base.data());
   const Result a = run_search(cosine, ds, 10), b = run_search(pre, ds, 10);
-  EXPECT_EQ(a.I, b.I);
-  for (size_t i = 0; i < a.D.size(); ++i) EXPECT_NEAR(a.D[i], b.D[i], 1e-5f);
+  // The same ranking up to float rounding: the two normalize in different arithmetic (FAISS's transform vs the
+  // index's), so scores may differ in the last bits and two rows that tie within that may swap. Any rank whose ids
+  // differ must hold such a near-tie: b's row is in a's list with a score within the tolerance of a's at that rank.
+  const float tol = 1e-5f;
+  size_t swapped = 0;
+  for (size_t i = 0; i < a.D.size(); ++i) {
+    EXPECT_NEAR(a.D[i], b.D[i], tol) << "result " << i;
+    if (a.I[i] == b.I[i]) continue;
+    ++swapped;
+    const size_t row = i / 10 * 10;
+    const auto it = std::find(a.I.begin() + row, a.I.begin() + row + 10, b.I[i]);
+    if (it == a.I.begin() + row + 10) continue;  // entered at the last rank: the D check above covers it
+    EXPECT_NEAR(a.D[size_t(it - a.I.begin())], a.D[i], tol) << "result " << i << ": not a near-tie swap";
+  }
+  EXPECT_LE(swapped, a.I.size() / 100) << "more than 1% of the ranks differ";
 }
 
 struct HnswCase {

@@ -377,6 +377,37 @@ TEST(IndexTurboQuantApi, PrefixScanLayoutRescoresWithTheFullCodes) {
     fast.stats = &fast_stats;
     run_search(prefix, ds, 10, &fast);
     EXPECT_LT(fast_stats.reranked, ds.nq * ds.nb / 4) << index_metric_name(m);
+    // Per-search coarse LUT on the prefix scan: with both bounds admitting every row, the same exact results; the
+    // LUT bound applies only to a coarse LUT (a huge lut_z admits every row at lut_max 63, none extra at 255).
+    SearchParametersTurboQuant coarse_all = every_row;
+    coarse_all.lut_max = 63;
+    coarse_all.lut_z = 1e9f;
+    const Result c = run_search(prefix, ds, 10, &coarse_all);
+    EXPECT_EQ(a.I, c.I) << index_metric_name(m);
+    EXPECT_EQ(a.D, c.D) << index_metric_name(m);
+    for (int lut_max : {63, 255}) {
+      SearchParametersTurboQuant wide_lut = fast;
+      wide_lut.lut_max = lut_max;
+      wide_lut.lut_z = 1e9f;
+      FlatSearchStats wide_stats;
+      wide_lut.stats = &wide_stats;
+      run_search(prefix, ds, 10, &wide_lut);
+      if (lut_max == 63) {
+        EXPECT_EQ(wide_stats.reranked, ds.nq * ds.nb) << index_metric_name(m);
+      } else {
+        EXPECT_EQ(wide_stats.reranked, fast_stats.reranked) << index_metric_name(m);
+      }
+    }
+    for (int bad : {1, 64, 256, -63}) {
+      SearchParametersTurboQuant sp;
+      sp.lut_max = bad;
+      EXPECT_THROW(run_search(prefix, ds, 10, &sp), Error) << bad;
+    }
+    for (float bad : {std::nanf(""), INFINITY}) {  // (negative = keep the default)
+      SearchParametersTurboQuant sp;
+      sp.lut_z = bad;
+      EXPECT_THROW(run_search(prefix, ds, 10, &sp), Error) << bad;
+    }
   }
   for (int bad : {-2, 5}) {
     IndexTurboQuantOptions o;

@@ -190,6 +190,35 @@ TEST(TurboQuantizer, RejectsBadOptions) {
   EXPECT_THROW(tq.inner_product(tq.prepare_query(q.data()), code.data(), Estimator::kQjl), Error);
 }
 
+// dot_rotated's documented summation order (8 lanes by j mod 8, then the fixed tree): the contract that lets the
+// AVX2 rescoring kernel and the GPU rerank return the same float. Written out here from ŷ, for uniform, fractional
+// (two codebooks) and 8-bit codes and d not a multiple of 8.
+TEST(TurboQuantizer, DotRotatedSumsInTheDocumentedLaneOrder) {
+  for (double bits : {1.0, 2.5, 3.0, 4.0, 8.0}) {
+    for (int d : {1, 13, 100, 130}) {
+      TurboQuantizerOptions o;
+      o.bits = bits;
+      TurboQuantizer tq(d, o);
+      auto x = testing::gaussian(20, d, 70 + d);
+      auto q = testing::gaussian(2, d, 80 + d);
+      std::vector<uint8_t> rows(20 * tq.code_size());
+      tq.encode(20, x.data(), rows.data());
+      std::vector<float> y(d);
+      for (int i = 0; i < 2; ++i) {
+        const PreparedQuery pq = tq.prepare_query(q.data() + i * d);
+        for (int v = 0; v < 20; ++v) {
+          const uint8_t* code = rows.data() + v * tq.code_size();
+          tq.decode_rotated_unit(code, y.data());
+          float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+          for (int j = 0; j < d; ++j) l[j % 8] = l[j % 8] + pq.rotated[j] * y[j];
+          const float want = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+          ASSERT_EQ(tq.dot_rotated(pq, code), want) << "bits " << bits << " d " << d << " v " << v;
+        }
+      }
+    }
+  }
+}
+
 TEST(TurboQuantizer, CodeSizeCountsEverySection) {
   TurboQuantizerOptions o;
   o.bits = 4;
