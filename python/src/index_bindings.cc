@@ -76,14 +76,27 @@ std::string metric_name(const faiss::Index& index) {
 
 bool translates_ids(const faiss::Index& index) { return dynamic_cast<const faiss::IndexIDMap*>(&index) != nullptr; }
 
+void check_lut_max(int lut_max) {
+  if (lut_max != 63 && lut_max != 127 && lut_max != 255)
+    throw py::value_error("lut_max must be 63, 127 or 255, got " + std::to_string(lut_max));
+}
+
+void check_lut_z(float lut_z) {
+  if (!(lut_z >= 0) || !std::isfinite(lut_z))
+    throw py::value_error("lut_z must be a finite number >= 0, got " + std::to_string(lut_z));
+}
+
 /// Per-call search overrides from keyword arguments; nullptr when none is given.
 std::unique_ptr<SearchParametersTurboQuant> make_params(const std::optional<std::string>& estimator,
                                                         std::optional<int> rerank_factor,
                                                         std::optional<int> rerank_min,
                                                         std::optional<float> qjl_prune_z,
                                                         std::optional<int> query_batch,
-                                                        std::optional<float> prefix_z = std::nullopt) {
-  if (!estimator && !rerank_factor && !rerank_min && !qjl_prune_z && !query_batch && !prefix_z) return nullptr;
+                                                        std::optional<float> prefix_z = std::nullopt,
+                                                        std::optional<int> lut_max = std::nullopt,
+                                                        std::optional<float> lut_z = std::nullopt) {
+  if (!estimator && !rerank_factor && !rerank_min && !qjl_prune_z && !query_batch && !prefix_z && !lut_max && !lut_z)
+    return nullptr;
   auto p = std::make_unique<SearchParametersTurboQuant>();
   if (estimator) p->estimator = parse_estimator(*estimator);
   if (rerank_factor) {
@@ -108,18 +121,15 @@ std::unique_ptr<SearchParametersTurboQuant> make_params(const std::optional<std:
       throw py::value_error("prefix_z must be a finite number >= 0, got " + std::to_string(*prefix_z));
     p->prefix_z = *prefix_z;
   }
+  if (lut_max) {
+    check_lut_max(*lut_max);
+    p->lut_max = *lut_max;
+  }
+  if (lut_z) {
+    check_lut_z(*lut_z);
+    p->lut_z = *lut_z;
+  }
   return p;
-}
-
-/// Index search defaults only: SearchParametersTurboQuant has no per-call lut_max / lut_z field.
-void check_lut_max(int lut_max) {
-  if (lut_max != 63 && lut_max != 127 && lut_max != 255)
-    throw py::value_error("lut_max must be 63, 127 or 255, got " + std::to_string(lut_max));
-}
-
-void check_lut_z(float lut_z) {
-  if (!(lut_z >= 0) || !std::isfinite(lut_z))
-    throw py::value_error("lut_z must be a finite number >= 0, got " + std::to_string(lut_z));
 }
 
 py::tuple do_search(const faiss::Index& index, py::handle x, int64_t k, const faiss::SearchParameters* params) {
@@ -160,10 +170,9 @@ Args:
     x: (n, d) float32 queries (other float/int dtypes are converted; C-contiguous float32 is used without a copy).
     k: number of neighbors, >= 1. When k > ntotal the extra columns hold label -1 and distance -inf (inner
         product) or +inf (L2), as FAISS does.
-    estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z: optional per-call overrides of a
-        TurboQuant index's search defaults (see IndexTurboQuant.set_search_params); wrapper indexes pass them on.
-        lut_max and lut_z are index defaults only (IndexTurboQuant.set_search_params or the constructor): they
-        have no per-call override.
+    estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z, lut_max, lut_z: optional per-call
+        overrides of a TurboQuant index's search defaults (see IndexTurboQuant.set_search_params); wrapper indexes
+        pass them on.
 
 Returns:
     (D, I): (n, k) float32 distances (inner-product estimates, descending, or squared-L2 estimates, ascending)
@@ -175,13 +184,15 @@ void add_search(Cls& cls) {
       "search",
       [](const faiss::Index& self, py::handle x, int64_t k, std::optional<std::string> estimator,
          std::optional<int> rerank_factor, std::optional<int> rerank_min, std::optional<float> qjl_prune_z,
-         std::optional<int> query_batch, std::optional<float> prefix_z) {
-        auto params = make_params(estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z);
+         std::optional<int> query_batch, std::optional<float> prefix_z, std::optional<int> lut_max,
+         std::optional<float> lut_z) {
+        auto params =
+            make_params(estimator, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z, lut_max, lut_z);
         return do_search(self, x, k, params.get());
       },
       "x"_a, "k"_a, py::kw_only(), "estimator"_a = py::none(), "rerank_factor"_a = py::none(),
       "rerank_min"_a = py::none(), "qjl_prune_z"_a = py::none(), "query_batch"_a = py::none(),
-      "prefix_z"_a = py::none(), kSearchDoc);
+      "prefix_z"_a = py::none(), "lut_max"_a = py::none(), "lut_z"_a = py::none(), kSearchDoc);
 }
 
 // ------------------------------------------------------------------------------------------- Index (base)
@@ -484,9 +495,10 @@ Args:
         lookups in 8 bits before widening: faster, 2x/4x coarser scan values). Below 255 the scan is bounded: with
         the full codes (mse or renorm estimator) a row is rescored with the full codes when its scan value +
         lut_z·σ (σ the spread of the LUT rounding) beats the k-th best, and rerank_factor does not apply; prefix
-        layouts add lut_z·σ to their prefix bound. Saved with the index; no per-call override.
+        layouts add lut_z·σ to their prefix bound (GloVe TQ4 scan_bits=2, prefix_z=0: lut_max=63 is the fastest
+        setting at unchanged recall). Saved with the index; search(..., lut_max=...) overrides it per call.
     lut_z: z of that bound, finite and >= 0 (default 3; larger: more rows rescored, fewer misses). Saved with the
-        index; no per-call override.)doc")
+        index; search(..., lut_z=...) overrides it per call.)doc")
       .def(
           "add_sa_codes",
           [](IndexTurboQuant& self, py::handle codes) {

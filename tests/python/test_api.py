@@ -316,6 +316,11 @@ def test_coarse_lut_scan_lut_max_and_lut_z_bound_the_rescored_rows(rng, metric, 
     # lut_max 127 with every row admitted (prefix_z stays 0: the lut_z term alone admits them): the reference.
     index.set_search_params(lut_max=127, lut_z=1e6)
     np.testing.assert_array_equal(index.search(xq, 10)[1], ref_I)
+    # Per-call overrides give what the same defaults give, and leave the defaults alone.
+    index.set_search_params(lut_max=255, lut_z=3.0)
+    np.testing.assert_array_equal(index.search(xq, 10, lut_max=63, lut_z=0.0)[1], coarse0_I)
+    np.testing.assert_array_equal(index.search(xq, 10, lut_max=127, lut_z=1e6)[1], ref_I)
+    assert (index.search_params["lut_max"], index.search_params["lut_z"]) == (255, 3.0)
 
 
 def test_lut_max_and_lut_z_are_constructor_defaults_and_saved_with_the_index(tmp_path, rng):

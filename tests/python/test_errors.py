@@ -123,6 +123,8 @@ def test_lut_max_other_than_63_127_255_is_rejected(index, lut_max):
     assert index.search_params == before
     with pytest.raises(TypeError):
         index.set_search_params(lut_max=63.5)
+    with pytest.raises(ValueError, match=msg):  # the per-call override too
+        index.search(np.zeros((1, index.d), np.float32), 1, lut_max=lut_max)
 
 
 @pytest.mark.parametrize("lut_z, shown", [(float("nan"), "nan"), (float("inf"), "inf"), (-float("inf"), "-inf"),
@@ -135,6 +137,8 @@ def test_lut_z_nan_inf_or_negative_is_rejected(index, lut_z, shown):
     with pytest.raises(ValueError, match=msg):
         index.set_search_params(lut_max=63, lut_z=lut_z)
     assert index.search_params == before
+    with pytest.raises(ValueError, match=msg):
+        index.search(np.zeros((1, index.d), np.float32), 1, lut_z=lut_z)
 
 
 def test_an_estimator_the_codes_cannot_serve_is_rejected(index, gaussian):
