@@ -21,7 +21,7 @@ namespace tqsearch {
 namespace {
 
 constexpr const char* kGrammar =
-    "[IDMap|IDMap2,][HNSW<M>,]TQ<rate>[,Renorm|,MSE|,QJL][,Center][,OptCos][,Norm16][,Dense][,Scan<b>][,RFlat]";
+    "[IDMap|IDMap2,][HNSW<M>,]TQ<rate>[,Renorm|,MSE|,QJL][,Center][,OptCos][,Norm16][,Dense][,Scan<b>][,Lut<m>][,RFlat]";
 constexpr float kRefineKFactor = 4.0f;
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -64,6 +64,7 @@ struct TqDescription {
   bool fp16_norm = false;
   bool refine_flat = false;
   int scan_bits = -1;  // -1: the recommended layout
+  int lut_max = 0;     // 0: the default (FlatSearchParams::lut_max)
 };
 
 TqDescription parse(const std::string& description) {
@@ -114,14 +115,22 @@ TqDescription parse(const std::string& description) {
       if (!parse_number(t.substr(4), &b) || b != std::floor(b) || b < 0 || b > 4)
         fail(t, "Scan needs an integer b in [0, 4] (0: scan the full codes, 1..4: prefix scan with b bits)");
       r.scan_bits = int(b);
+    } else if (t.rfind("Lut", 0) == 0) {
+      double m = 0;
+      if (r.lut_max != 0) fail(t, "Lut<m> given twice");
+      if (!parse_number(t.substr(3), &m) || (m != 63 && m != 127 && m != 255))
+        fail(t, "Lut needs m = 63, 127 or 255 (the largest LUT entry of the scan)");
+      r.lut_max = int(m);
     } else if (t == "RFlat") {
       if (i + 1 != tok.size()) fail(t, "RFlat must be the last token");
       r.refine_flat = true;
     } else {
       fail(t, "unknown option (allowed after TQ<rate>: Renorm, MSE, QJL, Center, OptCos, Norm16, Dense, Scan<b>, "
-              "RFlat)");
+              "Lut<m>, RFlat)");
     }
   }
+  if (r.hnsw_m > 0 && r.lut_max != 0)
+    fail("Lut" + std::to_string(r.lut_max), "Lut<m> sets the flat scan's LUTs; HNSW search does not scan");
   if (r.hnsw_m > 0 && r.scan_bits >= 0)
     fail("Scan" + std::to_string(r.scan_bits), "Scan<b> sets how a flat index scans its codes; HNSW search does not scan");
   if (r.optimize_cosine && (r.est == TqDescription::Est::kMse || r.est == TqDescription::Est::kQjl))
@@ -137,6 +146,7 @@ IndexTurboQuantOptions options_of(const TqDescription& t) {
   o.quantizer.optimize_cosine = t.optimize_cosine;
   o.quantizer.fp16_norm = t.fp16_norm;
   o.scan_bits = t.scan_bits;
+  if (t.lut_max != 0) o.search.lut_max = t.lut_max;
   switch (t.est) {
     case TqDescription::Est::kDefault:
     case TqDescription::Est::kRenorm:

@@ -25,13 +25,17 @@
 ///                                                   codes, Scan1..Scan4 a prefix scan with b bits per coordinate
 ///                                                   bounded by the search's prefix_z (e.g. "TQ4,Scan2": half the
 ///                                                   lookups); default: the recommended layout
+///                  | "Lut<m>"                    → search default lut_max = m (63, 127, 255): the scan's LUTs
+///                                                   quantized to 0..m, rows rescored within lut_z·σ of the k-th best
+///                                                   ("TQ4,Lut127": same recall, 1.04–1.17× the scan on GloVe, SIFT,
+///                                                   DEEP; rerank_factor then no longer applies)
 ///     "RFlat"                                    → faiss::IndexRefineFlat around the TQ (or HNSW) index, keeping
 ///                                                   the raw vectors for an exact rerank; k_factor = 4 (FAISS's
 ///                                                   default 1 cannot change recall@k)
 ///
 /// At most one of Renorm / MSE / QJL; each option at most once, in any order (RFlat last). Examples: "TQ4",
 /// "TQ2.5", "TQ4,QJL", "TQ4,MSE", "TQ4,Center", "TQ4,Center,OptCos,Norm16", "IDMap,TQ4", "IDMap2,TQ4",
-/// "HNSW32,TQ4", "TQ4,Scan2", "TQ4,RFlat", "IDMap,HNSW32,TQ4,Renorm,RFlat".
+/// "HNSW32,TQ4", "TQ4,Scan2", "TQ4,Scan2,Lut63", "TQ4,RFlat", "IDMap,HNSW32,TQ4,Renorm,RFlat".
 /// A description without a "TQ<rate>" token goes to faiss::index_factory unchanged. A description with one that
 /// does not follow the grammar is an error (tqsearch::Error names the offending token and the allowed forms).
 ///

@@ -75,6 +75,15 @@ TEST(IndexFactory, PlainTurboQuantStrings) {
   auto scan0 = index_factory(64, "TQ8,Center,Scan0");
   EXPECT_EQ(as_tq(*scan0).scanner().layout().scan_bits, 0);
   EXPECT_TRUE(as_tq(*scan0).centered());
+
+  // Lut<m>: the search default lut_max (the default one unless given), with any layout.
+  EXPECT_EQ(as_tq(*idx).options().search.lut_max, FlatSearchParams{}.lut_max);
+  for (int m : {63, 127, 255}) {
+    auto lut = index_factory(64, "TQ4,Scan2,Lut" + std::to_string(m));
+    EXPECT_EQ(as_tq(*lut).options().search.lut_max, m);
+    EXPECT_EQ(as_tq(*lut).options().scan_bits, 2);
+  }
+  EXPECT_EQ(as_tq(*index_factory(64, "TQ4,Lut127,Center")).options().search.lut_max, 127);
 }
 
 TEST(IndexFactory, WrapperStrings) {
@@ -186,6 +195,10 @@ TEST(IndexFactory, MalformedDescriptionsAreErrors) {
   expect_error("TQ4,Scan", "Scan needs an integer b in [0, 4]");
   expect_error("TQ4,Scan2,Scan0", "given twice");
   expect_error("HNSW32,TQ4,Scan2", "HNSW search does not scan");
+  expect_error("TQ4,Lut64", "Lut needs m = 63, 127 or 255");
+  expect_error("TQ4,Lut", "Lut needs m = 63, 127 or 255");
+  expect_error("TQ4,Lut63,Lut127", "given twice");
+  expect_error("HNSW32,TQ4,Lut63", "HNSW search does not scan");
   expect_error("HNSW,TQ4", "HNSW needs an integer M");
   expect_error("HNSW1,TQ4", "HNSW needs an integer M");
   expect_error("PCA8,TQ4", "expected TQ<rate>");

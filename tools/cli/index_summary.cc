@@ -202,6 +202,8 @@ std::vector<std::pair<std::string, std::string>> describe_index(const faiss::Ind
       scan << "prefix, top " << sb << " bits per coordinate, rows rescored within z = " << o.search.prefix_z
            << (o.scan_bits < 0 ? " (recommended layout)" : "");
     }
+    if (o.search.lut_max < 255)
+      scan << "; LUT entries 0.." << o.search.lut_max << ", rows rescored within lut_z = " << o.search.lut_z;
     f.emplace_back("scan", scan.str());
     const RotationParams r = q.rotation().params();
     std::ostringstream rot;

@@ -23,6 +23,7 @@ bool all_digits_after(const std::string& s, size_t from) {
 bool is_option_token(const std::string& t) {
   return t == "QJL" || t == "MSE" || t == "Renorm" || t == "Dense" || t == "RFlat" || t == "Center" ||
          t == "OptCos" || t == "Norm16" || (starts_with(t, "Scan") && all_digits_after(t, 4)) ||
+         (starts_with(t, "Lut") && all_digits_after(t, 3)) ||
          starts_with(t, "Refine(");
 }
 

@@ -24,6 +24,7 @@ TEST(SpecList, OptionsJoinTheDescriptionBeforeThemAndPrefixesTheOneAfter) {
   // Every TQ option token stays with its TQ description (Scan<b> only with digits: "Scan" alone is not one).
   EXPECT_EQ(split_spec_list("TQ4,Center,OptCos,Norm16,TQ4,Scan2,PQ64x4fs"),
             (V{"TQ4,Center,OptCos,Norm16", "TQ4,Scan2", "PQ64x4fs"}));
+  EXPECT_EQ(split_spec_list("TQ4,Scan2,Lut63,TQ4,Lut127,PQ64x4fs"), (V{"TQ4,Scan2,Lut63", "TQ4,Lut127", "PQ64x4fs"}));
 }
 
 TEST(SpecList, SemicolonsSplitVerbatim) {
