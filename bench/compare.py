@@ -244,8 +244,8 @@ def tqsearch_methods(tqs, d: int, bits_list: list[int], specs: list[str] | None)
         for b in bits_list:
             # b bits per coordinate in all: renorm (default), plain mse, (b−1) mse bits + 1 QJL bit, exact rerank
             specs += [f"TQ{b}", f"TQ{b},MSE"] + ([f"TQ{b - 1},QJL"] if b >= 2 else []) + [f"TQ{b},RFlat"]
-            if b >= 3:  # the 2-bit prefix scan (half the lookups) at a speed-leaning bound
-                specs.append(f"TQ{b},Scan2@prefix_z=0.25")
+            if b >= 3:  # speed options: coarse LUT (same recall); 2-bit prefix scan on a coarse LUT, speed-leaning z
+                specs += [f"TQ{b},Lut127", f"TQ{b},Scan2,Lut63@prefix_z=0.25"]
     out = []
     for spec in specs:
         factory, settings = parse_tqsearch_spec(spec)

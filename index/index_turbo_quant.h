@@ -63,9 +63,9 @@ struct IndexTurboQuantOptions {
   bool center = false;
   /// Scan layout (FlatLayout::scan_bits): −1 = FlatLayout::recommended (full codes up to 4 bits, a 2-bit prefix
   /// scan above); 0 = scan the full codes; 1..4 = prefix scan with that many bits per coordinate, bounded by
-  /// search.prefix_z (half the lookups of a 4-bit scan at 2 bits; GloVe 100k TQ4, 1 thread: 1.07× the full scan at
-  /// equal recall with z = 2, 1.3–1.6× at 10-R@10 0.82–0.84 with z = 0–0.25 — bench/RESULTS.md). Not part of the
-  /// codes: only how this index scans them. Saved by write_index (format v3).
+  /// search.prefix_z (half the lookups of a 4-bit scan at 2 bits; GloVe 100k TQ4, 1 thread: 1.15× the full scan at
+  /// equal recall with z = 2; with search.lut_max 63 and z = 0.25 ~1.7× FAISS PQ100x4fs at 10-R@10 0.85 —
+  /// bench/RESULTS.md). Not part of the codes: only how this index scans them. Saved by write_index (format v3).
   int scan_bits = -1;
   /// Default search parameters (overridable per call with SearchParametersTurboQuant). The default estimator is
   /// the renormalized one (FIELD.md: best ranking at equal bits); `level` is not saved (chosen at run time), nor

@@ -78,8 +78,10 @@ struct FlatLayout {
   int scan_bits = 0;
   /// The layout tqsearch recommends for these codes: scan_bits 2 when some coordinate has more than 4 bits (the
   /// full scan of those is the slow 8-bit path; GloVe 100k TQ8: prefix 1.3–1.8× faster, 10-R@10 0.990 vs 0.990),
-  /// else the full codes (for 3- and 4-bit codes the prefix scan rescored as many rows as it saved: measured no
-  /// faster on GloVe and SIFT).
+  /// else the full codes, which keep the rerank list (rerank_factor, rerank_min, qjl_prune_z). For 4-bit codes the
+  /// prefix layout is the faster option (since the one-pass rescoring, at the default z and equal recall within
+  /// 0.001: 1.03× siftsmall, 1.15× GloVe, 1.26× DEEP-2k, 1.37× a clustered 200k set; bench/RESULTS.md), not the
+  /// default: its scan is bounded, so the rerank-list parameters do not apply to it.
   static FlatLayout recommended(const TurboQuantizer& tq);
 };
 
