@@ -27,7 +27,7 @@
 ///                                                   lookups); default: the recommended layout
 ///                  | "Lut<m>"                    → search default lut_max = m (63, 127, 255): the scan's LUTs
 ///                                                   quantized to 0..m, rows rescored within lut_z·σ of the k-th best
-///                                                   ("TQ4,Lut127": same recall, 1.04–1.17× the scan on GloVe, SIFT,
+///                                                   ("TQ4,Lut127": same recall, 1.14–1.17× the scan on GloVe, SIFT,
 ///                                                   DEEP; rerank_factor then no longer applies)
 ///     "RFlat"                                    → faiss::IndexRefineFlat around the TQ (or HNSW) index, keeping
 ///                                                   the raw vectors for an exact rerank; k_factor = 4 (FAISS's

@@ -343,8 +343,9 @@ FlatSearchParams IndexTurboQuant::resolve_params(const faiss::SearchParameters* 
     if (tp->estimator) p.estimator = *tp->estimator;
     if (tp->rerank_factor >= 0) p.rerank_factor = tp->rerank_factor;
     if (tp->rerank_min >= 0) p.rerank_min = tp->rerank_min;
-    if (tp->qjl_prune_z >= 0) p.qjl_prune_z = tp->qjl_prune_z;
-    if (tp->prefix_z >= 0) p.prefix_z = tp->prefix_z;
+    // Negative z's keep the default; NaN is passed on so that validate_search_params refuses it.
+    if (tp->qjl_prune_z >= 0 || std::isnan(tp->qjl_prune_z)) p.qjl_prune_z = tp->qjl_prune_z;
+    if (tp->prefix_z >= 0 || std::isnan(tp->prefix_z)) p.prefix_z = tp->prefix_z;
     if (tp->lut_max != 0) p.lut_max = tp->lut_max;  // any other value than 0 is checked by validate_search_params
     if (tp->lut_z >= 0 || std::isnan(tp->lut_z)) p.lut_z = tp->lut_z;
     if (tp->query_batch >= 1) p.query_batch = tp->query_batch;

@@ -96,8 +96,8 @@ struct SearchParametersTurboQuant : faiss::SearchParameters {
   int rerank_min = -1;                 ///< >= 0 overrides the minimum number of reranked candidates
   float qjl_prune_z = -1;              ///< >= 0 overrides the QJL pruning z (0 = never prune)
   float prefix_z = -1;                 ///< >= 0 overrides the prefix-scan bound z (prefix scan layouts)
-  int lut_max = 0;                     ///< 63, 127 or 255 overrides the largest LUT entry (FlatSearchParams)
-  float lut_z = -1;                    ///< >= 0 overrides the z of the coarse-LUT bound
+  int lut_max = 0;                     ///< 0 keeps the default; else 63, 127 or 255 (others are refused)
+  float lut_z = -1;                    ///< >= 0 overrides the z of the coarse-LUT bound (NaN/inf refused)
   int query_batch = 0;                 ///< 1..64 overrides the number of queries per scan pass
   FlatSearchStats* stats = nullptr;    ///< if set, receives the scanner statistics of this call (summed)
 };

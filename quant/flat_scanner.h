@@ -50,12 +50,12 @@ struct FlatSearchParams {
   float prefix_z = 2.0f;
   int query_batch = 4;         ///< queries scanned together per pass over the codes
   /// Largest uint8 LUT entry of the scan: 255 (finest); 127 or 63 let the kernel add two or four lookups per vector
-  /// in 8 bits before widening (kernel up to 1.5× faster) for a 2×/4× coarser scan value. With a coarse LUT (full
+  /// in 8 bits before widening (AVX2 kernel 1.13× at 63 on this Zen 3) for a 2×/4× coarser scan value. With a coarse LUT (full
   /// layout, mse or renorm estimator) the scan is bounded like a prefix scan: a row is rescored with the full codes
   /// when its scan value + lut_z·σ beats the k-th best full estimate, σ = multiplier·scale·√(G/12) the spread of the
   /// LUT rounding over G groups; the top-k is exact over the rescored rows and rerank_factor does not apply.
   /// Prefix layouts take it too: the bound is then the prefix one plus lut_z·σ (GloVe 100k TQ4, Scan2 at prefix_z
-  /// 0: lut_max 63 1.05–1.09× faster than 255 at the same 10-R@10, 0.822).
+  /// 0 and lut_z 0: lut_max 63 1.05× faster than 255, 10-R@10 0.822 either way; bench/RESULTS.md).
   int lut_max = 255;
   float lut_z = 3.0f;  ///< z of that bound (>= 0; larger: more rows rescored, fewer misses)
   /// With fewer queries than threads·query_batch, split the codes across threads only when every thread gets at
@@ -80,7 +80,7 @@ struct FlatLayout {
   /// full scan of those is the slow 8-bit path; GloVe 100k TQ8: prefix 1.3–1.8× faster, 10-R@10 0.990 vs 0.990),
   /// else the full codes, which keep the rerank list (rerank_factor, rerank_min, qjl_prune_z). For 4-bit codes the
   /// prefix layout is the faster option (since the one-pass rescoring, at the default z and equal recall within
-  /// 0.001: 1.03× siftsmall, 1.15× GloVe, 1.26× DEEP-2k, 1.37× a clustered 200k set; bench/RESULTS.md), not the
+  /// 0.001: 1.03× siftsmall, 1.15–1.27× GloVe, 1.26× DEEP-2k, 1.37× a clustered 200k set; bench/RESULTS.md), not the
   /// default: its scan is bounded, so the rerank-list parameters do not apply to it.
   static FlatLayout recommended(const TurboQuantizer& tq);
 };

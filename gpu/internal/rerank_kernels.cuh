@@ -3,8 +3,8 @@
 /// @file
 /// Rerank of scan candidates with the float estimator, and the final top-k.
 ///
-/// Each candidate's estimate is computed by one thread in the CPU's order (sequential float sum of
-/// Πq_j·c[idx_j], first the high-bit coordinates, then the rest; QJL term likewise), so the scores are
+/// Each candidate's estimate is computed by one warp in the CPU's order (TurboQuantizer::dot_rotated: products
+/// Πq_j·c[idx_j] summed in 8 lanes by j mod 8, then a fixed tree; the QJL sign sum sequential), so the scores are
 /// bit-identical to TurboQuantizer::inner_product on the CPU.
 
 #include <cuda_runtime.h>

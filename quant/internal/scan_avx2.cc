@@ -97,10 +97,10 @@ inline void pairs_u1(const uint8_t* c, const uint8_t* const* l, size_t nbytes, _
 // per U pairs and query, 2U pshufb and 2(U − 1) byte adds, then one widening into the uint16 sums (two shifts, four
 // adds) instead of U. nbytes must be a multiple of 32·U. Per pair: the code load split into lo / hi indices with
 // the nibble mask read from memory (four operations: 16 ymm registers hold NQ = 2's eight accumulators, both index
-// vectors, four byte sums and two temporaries); the last query of a pair overwrites lo / hi with its lookups.
+// vectors, four byte sums and two temporaries); the last query of a pair writes its low lookups over lo.
 // Byte sums (<= U·max entry <= 255) never carry, so the uint16 sums are exact (the scalar kernel's totals).
 // Kernel alone, 50 pairs·2 queries·16384 vectors per call: lut_max 63 1.13× lut_max 255 (an intrinsics version of
-// the same loop was no faster than 255); GloVe prefix scan end to end 1.05–1.09×.
+// the same loop was no faster than 255); GloVe prefix scan at z = 0 end to end 1.05× (same build).
 template <int NQ, int U>
 inline void pairs_uu(const uint8_t* c, const uint8_t* const* l, size_t nbytes, __m256i* aA, __m256i* aB,
                      __m256i* bA, __m256i* bB) {

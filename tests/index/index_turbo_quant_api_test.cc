@@ -407,6 +407,12 @@ TEST(IndexTurboQuantApi, PrefixScanLayoutRescoresWithTheFullCodes) {
       SearchParametersTurboQuant sp;
       sp.lut_z = bad;
       EXPECT_THROW(run_search(prefix, ds, 10, &sp), Error) << bad;
+      SearchParametersTurboQuant pz;  // the other z overrides refuse NaN / inf too, not silently keep the default
+      pz.prefix_z = bad;
+      EXPECT_THROW(run_search(prefix, ds, 10, &pz), Error) << bad;
+      SearchParametersTurboQuant qz;
+      qz.qjl_prune_z = bad;
+      EXPECT_THROW(run_search(full, ds, 10, &qz), Error) << bad;
     }
   }
   for (int bad : {-2, 5}) {

@@ -202,8 +202,16 @@ std::vector<std::pair<std::string, std::string>> describe_index(const faiss::Ind
       scan << "prefix, top " << sb << " bits per coordinate, rows rescored within z = " << o.search.prefix_z
            << (o.scan_bits < 0 ? " (recommended layout)" : "");
     }
-    if (o.search.lut_max < 255)
-      scan << "; LUT entries 0.." << o.search.lut_max << ", rows rescored within lut_z = " << o.search.lut_z;
+    // A coarse LUT bounds the scan unless the codes take the 8-bit path (no LUT) or, on the full layout, the QJL
+    // estimator keeps its rerank list (FlatScanner::search).
+    if (o.search.lut_max < 255) {
+      if (tq->scanner().scan_codes().int8_path())
+        scan << "; lut_max " << o.search.lut_max << " has no effect (8-bit codes are scanned with int8 products)";
+      else if (sb == 0 && o.search.estimator == Estimator::kQjl)
+        scan << "; LUT entries 0.." << o.search.lut_max << ", QJL rerank list (no LUT bound)";
+      else
+        scan << "; LUT entries 0.." << o.search.lut_max << ", rows rescored within lut_z = " << o.search.lut_z;
+    }
     f.emplace_back("scan", scan.str());
     const RotationParams r = q.rotation().params();
     std::ostringstream rot;

@@ -293,6 +293,17 @@ TEST_F(CliEndToEnd, BuildInfoSearchProduceTheLibraryResults) {
                               "file size"}) {
     EXPECT_THAT(info.out, HasSubstr(f));
   }
+  // The scan line names a coarse LUT's bound, or says that it has no effect (8-bit codes take int8 products).
+  int n_lut = 0;
+  for (const auto& [spec, want] : {std::pair<std::string, std::string>{"TQ4,Scan2,Lut63", "prefix, top 2 bits"},
+                                   {"TQ4,Scan2,Lut63", "LUT entries 0..63, rows rescored within lut_z = 3"},
+                                   {"TQ8,Scan0,Lut63", "lut_max 63 has no effect"}}) {
+    const std::string f = dir.file("lut" + std::to_string(n_lut++) + ".tqs");
+    ASSERT_EQ(run_cli(dir, {"build", "--input", ds.base, "--spec", spec, "--out", f}).status, 0) << spec;
+    const CliResult i = run_cli(dir, {"info", f});
+    ASSERT_EQ(i.status, 0) << i.err;
+    EXPECT_THAT(i.out, HasSubstr(want)) << spec;
+  }
 
   const CliResult s = run_cli(dir, {"search", "--index", index, "--queries", ds.queries, "--k", "10", "--out",
                                     dir.file("r.ivecs")});
