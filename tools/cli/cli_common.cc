@@ -4,11 +4,15 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <random>
 
 #include "quant/error.h"
+#include "tools/cli/index_summary.h"
 #include "tools/cli/progress.h"
 #include "tools/io/file_format.h"
 #include "tools/io/hdf5_format.h"
@@ -97,6 +101,49 @@ std::vector<float> read_training_sample(io::MatrixReader& reader, size_t max_row
   for (size_t i = 0; i < pick.size(); ++i) reader.read_floats(pick[i], 1, out.data() + i * d);
   *count = pick.size();
   return out;
+}
+
+std::vector<FlagSpec> scan_param_flags() {
+  return {
+      {"prefix-z", "Z",
+       "TurboQuant prefix scans (TQ4,Scan2): rescore rows within Z·σ of the k-th best (default 2; 0.25: faster, a "
+       "little less recall)",
+       false, ""},
+      {"lut-max", "M", "TurboQuant scan LUT entries 0..M: 255 (default), 127 or 63 (faster, bounded by --lut-z)", false,
+       ""},
+      {"lut-z", "Z", "TurboQuant coarse-LUT bound z (default 3)", false, ""},
+  };
+}
+
+namespace {
+float parse_z(const std::string& text, const std::string& flag) {
+  errno = 0;
+  char* end = nullptr;
+  const float v = std::strtof(text.c_str(), &end);
+  TQ_CHECK(!text.empty() && end != nullptr && *end == '\0' && errno == 0,
+           "--" << flag << ": '" << text << "' is not a number");
+  TQ_CHECK(std::isfinite(v) && v >= 0, "--" << flag << ": " << text << " must be a finite number >= 0");
+  return v;
+}
+}  // namespace
+
+bool apply_scan_params(faiss::Index& index, const ParsedArgs& args, const std::string& what, bool required) {
+  if (!args.has("prefix-z") && !args.has("lut-max") && !args.has("lut-z")) return true;
+  IndexTurboQuant* tq = find_turbo_quant(&index);
+  if (tq == nullptr) {
+    TQ_CHECK(!required, "--prefix-z / --lut-max / --lut-z: " << what << " holds no TurboQuant index");
+    return false;
+  }
+  FlatSearchParams p = tq->options().search;
+  if (args.has("prefix-z")) p.prefix_z = parse_z(args.get("prefix-z"), "prefix-z");
+  if (args.has("lut-z")) p.lut_z = parse_z(args.get("lut-z"), "lut-z");
+  if (args.has("lut-max")) {
+    p.lut_max = int(args.get_int("lut-max", 0, 255));
+    TQ_CHECK(p.lut_max == 63 || p.lut_max == 127 || p.lut_max == 255,
+             "--lut-max: " << p.lut_max << " is not one of 63, 127, 255");
+  }
+  tq->set_search_params(p);
+  return true;
 }
 
 std::pair<double, double> train_and_add(faiss::Index& index, io::MatrixReader& reader, size_t train_size,

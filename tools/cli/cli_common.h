@@ -13,6 +13,7 @@
 #include <faiss/Index.h>
 
 #include "index/index_turbo_quant.h"
+#include "tools/cli/arg_parser.h"
 #include "tools/io/matrix_reader.h"
 
 namespace tqsearch::cli {
@@ -41,6 +42,14 @@ std::vector<float> read_training_sample(io::MatrixReader& reader, size_t max_row
 /// @return (train seconds, add seconds)
 std::pair<double, double> train_and_add(faiss::Index& index, io::MatrixReader& reader, size_t train_size,
                                         const int64_t* ids);
+
+/// The flags --prefix-z, --lut-max, --lut-z (TurboQuant flat-scan bounds; see FlatSearchParams), shared by build
+/// (saved as the index defaults), search and bench.
+std::vector<FlagSpec> scan_param_flags();
+/// Applies those of the flags that are given to the TurboQuant index inside `index` (its default search
+/// parameters). @return false when `index` holds no TurboQuant index (nothing applied; `required` makes that an
+/// error naming `what`). Bad values throw tqsearch::Error naming the flag.
+bool apply_scan_params(faiss::Index& index, const ParsedArgs& args, const std::string& what, bool required);
 
 /// Seconds since an arbitrary epoch (steady clock).
 double now_seconds();

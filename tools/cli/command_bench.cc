@@ -110,6 +110,10 @@ CommandSpec bench_command_spec() {
       {"json", "FILE", "write results as JSON (schema: tools/cli/bench_report.h)", false, ""},
       {"csv", "FILE", "write results as CSV", false, ""},
   };
+  for (FlagSpec& f : scan_param_flags()) {
+    f.help += "; applies to every TurboQuant spec of the run";
+    s.flags.push_back(f);
+  }
   s.details =
       "recall@1 = fraction of queries whose top result is the true nearest neighbor; K-R@K = |top-K ∩ true "
       "top-K| / K;\nrecall@1@k = fraction of queries whose true nearest neighbor is in the top k.\n"
@@ -165,6 +169,10 @@ int run_bench(const ParsedArgs& args) {
     TQ_CHECK(d <= 65536, base_path << ": dimension " << d << " is larger than 65536");
     TQ_CHECK(k_search <= base_reader->rows(), "--k " << k_search << " is larger than the number of base vectors ("
                                                      << base_reader->rows() << ")");
+  }
+  {
+    IndexTurboQuant probe(8);  // the scan flags' values, checked before any work
+    apply_scan_params(probe, args, "", true);
   }
   for (const std::string& spec : specs) {
     try {
@@ -238,6 +246,7 @@ int run_bench(const ParsedArgs& args) {
     set_threads(max_threads);
     std::fprintf(stderr, "[%s] building\n", spec.c_str());
     std::unique_ptr<faiss::Index> index = index_factory(int(d), spec, metric);
+    apply_scan_params(*index, args, spec, false);
     double train_s = 0;
     if (!index->is_trained) {
       const double t0 = now_seconds();

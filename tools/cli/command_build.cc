@@ -35,6 +35,10 @@ CommandSpec build_command_spec() {
       {"train-size", "N", "training sample for FAISS types that train (PQ, SQ, IVF); 0 = all rows", false, "0"},
       {"out", "FILE", "index file to write (replaced atomically)", true, ""},
   };
+  for (FlagSpec& f : scan_param_flags()) {
+    f.help += "; saved as the index default";
+    s.flags.push_back(f);
+  }
   s.details =
       "Example:\n"
       "  tqsearch build --input ../shared/data/glove-100-angular/base.fvecs --spec TQ4 --metric ip --out glove.tqs\n";
@@ -55,6 +59,7 @@ int run_build(const ParsedArgs& args) {
   TQ_CHECK(d <= 65536, input << ": dimension " << d << " is larger than 65536");
 
   std::unique_ptr<faiss::Index> index = index_factory(int(d), spec, metric);
+  apply_scan_params(*index, args, "--spec " + spec, true);
   std::vector<int64_t> ids;
   if (args.has("ids")) {
     const std::string ids_path = args.get("ids");

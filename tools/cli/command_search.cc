@@ -100,6 +100,10 @@ CommandSpec search_command_spec() {
        "TSV on stdout",
        false, ""},
   };
+  for (FlagSpec& f : scan_param_flags()) {
+    f.help += "; overrides the index's saved default";
+    s.flags.insert(s.flags.end() - 1, f);
+  }
   s.details =
       "Ids are row numbers of the build input (or the --ids given to build); -1 pads when k > count.\n"
       "Example:\n"
@@ -113,6 +117,7 @@ int run_search(const ParsedArgs& args) {
   const int64_t k = args.get_int("k", 1, 1 << 20);
   std::unique_ptr<faiss::Index> index = read_index(index_path.c_str());
   if (args.has("rerank")) apply_rerank(*index, args.get("rerank"), index_path);
+  apply_scan_params(*index, args, index_path, true);
   auto reader = io::open_matrix(queries_path, "test");
   TQ_CHECK(int64_t(reader->cols()) == index->d, queries_path << ": queries have dimension " << reader->cols()
                                                              << ", the index " << index_path << " has d = "

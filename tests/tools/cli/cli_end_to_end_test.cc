@@ -525,5 +525,58 @@ TEST_F(CliEndToEnd, RerankModesReachTheIndex) {
   EXPECT_GT(recall10(none), 10 * chance);
 }
 
+// --prefix-z / --lut-max / --lut-z: build saves them as the index defaults, search overrides them (a bound that
+// admits every row returns the estimator's exact top-k, as an exhaustive rerank of the full layout does), bench
+// takes them for its TurboQuant specs only; bad values and indexes without TurboQuant are refused.
+TEST_F(CliEndToEnd, ScanFlagsReachTheIndex) {
+  TempDir dir;
+  const Dataset& ds = *data_;
+  const std::string scan2 = dir.file("scan2.tqs"), full = dir.file("full.tqs"), flat = dir.file("flat.tqs");
+  const CliResult b = run_cli(dir, {"build", "--input", ds.base, "--spec", "TQ4,Scan2", "--prefix-z", "0.5",
+                                    "--lut-max", "63", "--lut-z", "1", "--out", scan2});
+  ASSERT_EQ(b.status, 0) << b.err;
+  const CliResult info = run_cli(dir, {"info", scan2});
+  ASSERT_EQ(info.status, 0) << info.err;
+  EXPECT_THAT(info.out, HasSubstr("rows rescored within z = 0.5"));
+  EXPECT_THAT(info.out, HasSubstr("LUT entries 0..63, rows rescored within lut_z = 1"));
+  ASSERT_EQ(run_cli(dir, {"build", "--input", ds.base, "--spec", "TQ4", "--out", full}).status, 0);
+  ASSERT_EQ(run_cli(dir, {"build", "--input", ds.base, "--spec", "Flat", "--out", flat}).status, 0);
+  auto search = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"search", "--queries", ds.queries, "--k", "10", "--out", dir.file("o.ivecs")};
+    a.insert(a.end(), extra.begin(), extra.end());
+    const CliResult s = run_cli(dir, a);
+    EXPECT_EQ(s.status, 0) << s.err;
+    return io::read_int_matrix(dir.file("o.ivecs")).data;
+  };
+  const auto every_row = search({"--index", scan2, "--prefix-z", "1e9", "--lut-z", "1e9"});
+  const auto exhaustive = search({"--index", full, "--rerank", "renorm:1000000"});
+  EXPECT_EQ(every_row, exhaustive);
+  expect_one_line_error(run_cli(dir, {"search", "--index", scan2, "--queries", ds.queries, "--lut-max", "64"}), 1,
+                        {"--lut-max", "64"});
+  expect_one_line_error(run_cli(dir, {"search", "--index", scan2, "--queries", ds.queries, "--prefix-z", "-1"}), 1,
+                        {"--prefix-z", ">= 0"});
+  expect_one_line_error(run_cli(dir, {"search", "--index", scan2, "--queries", ds.queries, "--lut-z", "abc"}), 1,
+                        {"--lut-z", "not a number"});
+  expect_one_line_error(run_cli(dir, {"search", "--index", flat, "--queries", ds.queries, "--prefix-z", "0"}), 1,
+                        {"no TurboQuant index"});
+  expect_one_line_error(run_cli(dir, {"build", "--input", ds.base, "--spec", "Flat", "--lut-max", "63", "--out",
+                                      dir.file("x.tqs")}),
+                        1, {"no TurboQuant index"});
+  expect_one_line_error(run_cli(dir, {"bench", "--base", ds.base, "--queries", ds.queries, "--specs", "TQ4",
+                                      "--lut-max", "100"}),
+                        1, {"--lut-max", "100"});
+  const CliResult bench = run_cli(dir, {"bench", "--base", ds.base, "--queries", ds.queries, "--gt", ds.gt, "--specs",
+                                        "TQ4,Scan2;Flat", "--k", "10", "--lut-max", "63", "--prefix-z", "1e9",
+                                        "--lut-z", "1e9", "--json", dir.file("b.json")});
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  const Json j = parse_json(read_file(dir.file("b.json")));
+  ASSERT_EQ(j["results"].size(), 2u);
+  // Every row admitted: the estimator's exact top-10, whose recall the exhaustive search above also has.
+  const double want = eval::k_recall_at_k({exhaustive.data(), ds.queries_m.rows, 10},
+                                          {ds.gt_ids.data(), ds.queries_m.rows, ds.gt_k}, 10);
+  EXPECT_EQ(j["results"][0]["recall_at_10"].num(), want);
+  EXPECT_EQ(j["results"][1]["recall_at_10"].num(), 1.0);  // Flat: exact, unaffected by the flags
+}
+
 }  // namespace
 }  // namespace tqsearch::cli
