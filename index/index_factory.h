@@ -16,7 +16,9 @@
 ///                  | "QJL"                       → plus a 1-bit QJL residual sketch (d more bits per vector),
 ///                                                   QJL (unbiased) estimator. "TQ3,QJL" = 3 mse bits + 1 QJL bit.
 ///                  | "Center"                    → learn a mean vector μ in train() and encode x − μ (codebooks stay
-///                                                   data-oblivious; the index then needs train() before add())
+///                                                   data-oblivious; the index then needs train() before add()); for
+///                                                   L2 — with IP / cosine it lowers recall when ‖μ‖ is large (see
+///                                                   index_turbo_quant.h)
 ///                  | "OptCos"                    → optimize_cosine: choose each code to maximize ⟨y, ŷ⟩/‖ŷ‖
 ///                                                   (renormalized estimator only; encode ~16× slower)
 ///                  | "Norm16"                    → store ‖x‖ as float16 (2 bytes less per vector)
