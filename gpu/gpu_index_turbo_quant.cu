@@ -696,8 +696,8 @@ void GpuIndexTurboQuant::search(size_t nq, const float* queries, int k, const Gp
            "GpuIndexTurboQuant::search: null queries or outputs");
   const TurboQuantizer& tq = *impl_->tq;
   TQ_CHECK(tq.supports(params.estimator),
-           "GpuIndexTurboQuant::search: estimator " << static_cast<uint32_t>(params.estimator) << " needs codes built with "
-                                                    << (params.estimator == Estimator::kRenorm ? "store_renorm" : "qjl"));
+           "GpuIndexTurboQuant::search: estimator " << static_cast<uint32_t>(params.estimator) << " needs "
+                                                    << estimator_requirement(params.estimator));
   TQ_CHECK(params.rerank_factor >= 0,
            "GpuIndexTurboQuant::search: rerank_factor must be >= 0, got " << params.rerank_factor);
   TQ_CHECK(params.refine_factor >= 0,

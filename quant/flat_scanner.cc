@@ -311,6 +311,8 @@ FlatScanner::FlatScanner(const TurboQuantizer& tq, Metric metric, const FlatLayo
     : tq_(tq), metric_(metric), layout_(layout), codes_(tq, layout.scan_bits) {
   TQ_CHECK(metric == Metric::kInnerProduct || metric == Metric::kL2,
            "FlatScanner: metric must be inner product (0) or L2 (1), got " << static_cast<uint32_t>(metric));
+  TQ_CHECK(metric != Metric::kL2 || !tq.options().fold_renorm,
+           "FlatScanner: L2 needs ‖x‖², which codes with fold_renorm (‖x‖/ρ only) do not keep; use inner product");
 }
 
 void FlatScanner::reset() {
@@ -384,8 +386,8 @@ void FlatScanner::search(size_t nq, const float* queries, const uint8_t* row_cod
            "FlatScanner::search: null queries or outputs");
   TQ_CHECK(tq_.supports(params.estimator), "FlatScanner::search: estimator "
                                                << static_cast<uint32_t>(params.estimator)
-                                               << " needs codes built with "
-                                               << (params.estimator == Estimator::kRenorm ? "store_renorm" : "qjl"));
+                                               << " needs "
+                                               << estimator_requirement(params.estimator));
   TQ_CHECK(params.rerank_factor >= 0, "FlatScanner::search: rerank_factor must be >= 0, got " << params.rerank_factor);
   TQ_CHECK(params.query_batch >= 1 && params.query_batch <= 64,
            "FlatScanner::search: query_batch must be in 1..64, got " << params.query_batch);

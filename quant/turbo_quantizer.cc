@@ -59,6 +59,9 @@ TurboQuantizer::TurboQuantizer(int d, const TurboQuantizerOptions& options) : d_
            "TurboQuantizer: bits per coordinate must be in [1, 8], got " << options.bits);
   TQ_CHECK(!options.optimize_cosine || options.store_renorm,
            "TurboQuantizer: optimize_cosine needs store_renorm (only the renormalized estimator is scale-free)");
+  TQ_CHECK(!options.fold_renorm || (options.store_renorm && !options.qjl),
+           "TurboQuantizer: fold_renorm stores ‖x‖/ρ in place of ‖x‖ and ρ, so it needs store_renorm and excludes qjl "
+           "(got store_renorm = " << options.store_renorm << ", qjl = " << options.qjl << ")");
   alloc_ = BitAllocation(d, options.bits);
   rotation_ = make_rotation(d, options.rotation);
   hadamard_ = dynamic_cast<const HadamardRotation*>(rotation_.get());
@@ -72,7 +75,7 @@ TurboQuantizer::TurboQuantizer(int d, const TurboQuantizerOptions& options) : d_
   size_t off = alloc_.packed_bytes();
   norm_offset_ = off;
   off += options.fp16_norm ? 2 : 4;
-  if (options.store_renorm) {
+  if (options.store_renorm && !options.fold_renorm) {
     renorm_offset_ = off;
     off += 4;
   }
@@ -153,20 +156,26 @@ struct TurboQuantizer::EncodeScratch {
   std::vector<uint8_t> cell, cell_start;
 };
 
+bool TurboQuantizer::store_norm_slot(uint8_t* code, float value) const {
+  if (options_.fp16_norm) {
+    const uint16_t h = internal::float_to_half(value);
+    std::memcpy(code + norm_offset_, &h, 2);
+    return (h & 0x7c00u) != 0x7c00u;  // above 65504 rounds to Inf
+  }
+  store_f32(code + norm_offset_, value);
+  return std::isfinite(value);
+}
+
 int TurboQuantizer::encode_norm(const float* x, double ss, uint8_t* code, float* y) const {
   // A NaN/Inf coordinate makes ss NaN or +inf: together with an overflowing norm, the one check of the row
   // (encode() reports which case after its parallel loop).
   if (!(std::sqrt(ss) <= double(FLT_MAX))) return kRowBad;
   const float norm = static_cast<float>(std::sqrt(ss));
   std::memset(code, 0, code_size_);
-  if (options_.fp16_norm) {
-    const uint16_t h = internal::float_to_half(norm);
-    std::memcpy(code + norm_offset_, &h, 2);
-  } else {
-    store_f32(code + norm_offset_, norm);
-  }
+  // With fold_renorm the slot gets ‖x‖/ρ once ρ is known (encode_group); a zero vector keeps 0 there.
+  if (!options_.fold_renorm && !store_norm_slot(code, norm)) return kRowBad;
   if (norm == 0) {  // zero vector: all estimates are 0; ρ = 1 keeps them finite (overflow was rejected above)
-    if (options_.store_renorm) store_f32(code + renorm_offset_, 1.0f);
+    if (options_.store_renorm && !options_.fold_renorm) store_f32(code + renorm_offset_, 1.0f);
     return kRowDone;
   }
   const float inv = static_cast<float>(1.0 / std::sqrt(ss));
@@ -276,8 +285,14 @@ int64_t TurboQuantizer::encode_group(const float* x, const float* mean, size_t m
     double rho[kEncodeGroup];
     internal::rho_rows4(simd_level(), ra, rho);
     for (size_t v = 0; v < m; ++v) {
-      if (status[v] == kRowNeedsFactors)
-        store_f32(codes + v * code_size_ + renorm_offset_, static_cast<float>(std::max(rho[v], 1e-6)));
+      if (status[v] != kRowNeedsFactors) continue;
+      const float r = static_cast<float>(std::max(rho[v], 1e-6));
+      if (!options_.fold_renorm) {
+        store_f32(codes + v * code_size_ + renorm_offset_, r);
+      } else if (!store_norm_slot(codes + v * code_size_, static_cast<float>(std::sqrt(ss[v])) / r) &&
+                 (bad < 0 || int64_t(v) < bad)) {
+        bad = int64_t(v);  // ‖x‖/ρ overflows the slot
+      }
     }
   }
   return bad;
@@ -442,6 +457,16 @@ void TurboQuantizer::encode_rows(size_t n, const float* x, const float* mean, ui
     TQ_CHECK(j == d_, "TurboQuantizer::encode: row " << bad_row << (mean != nullptr ? " minus the mean" : "")
                                                      << " has a non-finite value (" << value(j) << ") at column " << j
                                                      << "; only finite floats can be encoded");
+    double ss = 0;
+    for (int k = 0; k < d_; ++k) ss += double(value(k)) * value(k);
+    if (std::sqrt(ss) <= double(FLT_MAX)) {
+      TQ_THROW("TurboQuantizer::encode: row " << bad_row << (mean != nullptr ? " minus the mean" : "") << " has norm "
+                                              << std::sqrt(ss) << ": its stored "
+                                              << (options_.fold_renorm ? "scale ‖x‖/ρ" : "norm") << " exceeds the "
+                                              << (options_.fp16_norm ? "float16 maximum 65504" : "float range")
+                                              << "; scale the vectors down"
+                                              << (options_.fp16_norm ? " or turn off fp16_norm" : ""));
+    }
     TQ_THROW("TurboQuantizer::encode: row " << bad_row << (mean != nullptr ? " minus the mean" : "")
                                             << " has a norm above FLT_MAX; scale the vectors down");
   }
@@ -456,7 +481,7 @@ VectorFactors TurboQuantizer::factors(const uint8_t* code) const {
   } else {
     f.norm = load_f32(code + norm_offset_);
   }
-  if (options_.store_renorm) f.renorm = load_f32(code + renorm_offset_);
+  if (options_.store_renorm && !options_.fold_renorm) f.renorm = load_f32(code + renorm_offset_);
   if (options_.qjl) f.gamma = load_f32(code + gamma_offset_);
   return f;
 }
@@ -537,9 +562,18 @@ float TurboQuantizer::qjl_correction(const PreparedQuery& q, const uint8_t* code
   return gamma * static_cast<float>(kappa_ / d_) * acc;
 }
 
+const char* estimator_requirement(Estimator est) {
+  switch (est) {
+    case Estimator::kMse: return "‖x‖ in the codes (not kept with fold_renorm)";
+    case Estimator::kRenorm: return "codes built with store_renorm";
+    case Estimator::kQjl: return "codes built with qjl";
+  }
+  return "a known estimator (0 = mse, 1 = renorm, 2 = qjl)";
+}
+
 bool TurboQuantizer::supports(Estimator est) const {
   switch (est) {
-    case Estimator::kMse: return true;
+    case Estimator::kMse: return !options_.fold_renorm;  // ‖x‖ alone is not kept
     case Estimator::kRenorm: return options_.store_renorm;
     case Estimator::kQjl: return options_.qjl;
   }
@@ -547,9 +581,8 @@ bool TurboQuantizer::supports(Estimator est) const {
 }
 
 float TurboQuantizer::inner_product(const PreparedQuery& q, const uint8_t* code, Estimator est) const {
-  TQ_CHECK(supports(est), "TurboQuantizer::inner_product: estimator " << static_cast<uint32_t>(est)
-                                                                      << " needs codes built with "
-                                                                      << (est == Estimator::kRenorm ? "store_renorm" : "qjl"));
+  TQ_CHECK(supports(est), "TurboQuantizer::inner_product: estimator " << static_cast<uint32_t>(est) << " needs "
+                                                                      << estimator_requirement(est));
   const VectorFactors f = factors(code);
   const float dot = dot_rotated(q, code);
   switch (est) {

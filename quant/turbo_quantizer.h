@@ -6,12 +6,13 @@
 ///
 /// Encoding one vector x ∈ R^d (Alg. 1, plus the options below):
 ///   ‖x‖ kept;  y = Π·x/‖x‖ (random rotation);  idx_j = nearest Lloyd–Max centroid of y_j;  ŷ_j = c[idx_j].
-///   renorm option: store ρ = ⟨y, ŷ⟩ (RaBitQ's estimator: ⟨q, x⟩ ≈ ‖x‖·⟨Πq, ŷ⟩ / ρ).
+///   renorm option: store ρ = ⟨y, ŷ⟩ (RaBitQ's estimator: ⟨q, x⟩ ≈ ‖x‖·⟨Πq, ŷ⟩ / ρ); fold_renorm stores only the
+///   estimator's scale ‖x‖/ρ in the norm's slot.
 ///   QJL option (Alg. 2): r = y − ŷ, store γ = ‖r‖ and sign(S·r) for an m×d sketch S (m = d).
 ///
 /// Row code layout, code_size() bytes, no alignment:
-///   [mse indices: BitAllocation bit stream][‖x‖: f32 or f16][ρ: f32, renorm only][γ: f32, QJL only]
-///   [sign(S·r): ceil(d/8) bytes, QJL only]
+///   [mse indices: BitAllocation bit stream][‖x‖ (fold_renorm: ‖x‖/ρ): f32 or f16][ρ: f32, renorm without fold]
+///   [γ: f32, QJL only][sign(S·r): ceil(d/8) bytes, QJL only]
 /// A zero vector encodes with ‖x‖ = 0 and ρ = 1, γ = 0: every estimate for it is exactly 0.
 
 #include <cstddef>
@@ -40,11 +41,23 @@ enum class Estimator : uint32_t {
   kQjl = 2,     ///< ‖x‖·(⟨Πq, ŷ⟩ + γ·κ/m·⟨SΠq, sign(S·r)⟩), unbiased (Alg. 2; needs qjl)
 };
 
+/// What codes need for `est` (for error messages): "codes built with store_renorm", ….
+const char* estimator_requirement(Estimator est);
+
 struct TurboQuantizerOptions {
   double bits = 4;              ///< mse bits per coordinate: 1..8, or fractional (2.5, 3.5, …)
   RotationParams rotation;      ///< Π
-  bool fp16_norm = false;       ///< store ‖x‖ as float16 (2 bytes) instead of float32
+  /// Store the norm slot (‖x‖, or ‖x‖/ρ with fold_renorm) as float16 (2 bytes) instead of float32. Rows whose
+  /// stored value exceeds 65504 (the float16 maximum) are refused by encode.
+  bool fp16_norm = false;
   bool store_renorm = false;    ///< store ρ = ⟨y, ŷ⟩ for the renormalized estimator
+  /// Store the one scale the renormalized estimator needs, s = ‖x‖/ρ, in the norm's slot and no separate ρ
+  /// (4 bytes less; with fp16_norm a row carries 2 bytes besides its indices). Needs store_renorm, excludes qjl.
+  /// ‖x‖ itself is then not kept: factors() returns norm = s and renorm = 1 (so norm·⟨Πq, ŷ⟩/renorm is still the
+  /// renormalized estimate), the mse estimator is unavailable, and decode() returns s·Πᵀŷ — the vector whose inner
+  /// product with any q is the renormalized estimate. No use for L2 distances (they need ‖x‖²). Equal-bytes
+  /// recall: bench/RESULTS.md. IndexTurboQuant files store it from format v4 on.
+  bool fold_renorm = false;
   /// Choose each vector's indices to maximize the cosine ⟨y, ŷ⟩/‖ŷ‖ instead of nearest centroids of y — the error
   /// of the renormalized estimator, ‖x‖·tan θ·⟨Πq, e⟩, depends only on that angle (the idea of Extended RaBitQ).
   /// The maximizer is the nearest-centroid code of t·y for some scale t > 0, so one sweep over the scales where
@@ -60,8 +73,8 @@ struct TurboQuantizerOptions {
 
 /// Per-vector scalars stored beside the mse indices.
 struct VectorFactors {
-  float norm = 0;    ///< ‖x‖
-  float renorm = 1;  ///< ρ = ⟨y, ŷ⟩ (1 when not stored)
+  float norm = 0;    ///< ‖x‖ (fold_renorm: ‖x‖/ρ)
+  float renorm = 1;  ///< ρ = ⟨y, ŷ⟩ (1 when not stored or folded into norm)
   float gamma = 0;   ///< ‖y − ŷ‖ (0 when QJL is off)
 };
 
@@ -91,7 +104,8 @@ class TurboQuantizer {
   size_t mse_bytes() const { return alloc_.packed_bytes(); }
   double bits_per_vector() const { return 8.0 * double(code_size_); }
 
-  /// Encode n vectors. Rejects NaN/Inf and norms above FLT_MAX with the (first) row index in the message; after
+  /// Encode n vectors. Rejects NaN/Inf, norms above FLT_MAX and stored scales a float16 slot cannot hold (fp16_norm:
+  /// above 65504) with the (first) row index in the message; after
   /// such an error the contents of `codes` are unspecified. OpenMP over rows.
   /// @param x      (n, d) row-major float32
   /// @param codes  (n, code_size()) output
@@ -102,7 +116,8 @@ class TurboQuantizer {
   /// @param mean   (d) float32
   /// @param codes  (n, code_size()) output
   void encode_centered(size_t n, const float* x, const float* mean, uint8_t* codes) const;
-  /// Reconstruct ‖x‖·Πᵀŷ (the mse reconstruction; the QJL sketch is not added). @param x (n, d) output
+  /// Reconstruct ‖x‖·Πᵀŷ (the mse reconstruction; the QJL sketch is not added; fold_renorm: (‖x‖/ρ)·Πᵀŷ).
+  /// @param x (n, d) output
   void decode(size_t n, const uint8_t* codes, float* x) const;
 
   /// Section accessors for one row code.
@@ -143,6 +158,8 @@ class TurboQuantizer {
   /// row has NaN/Inf or a norm above FLT_MAX; kRowDone for a zero vector; else kRowNeedsRotation (y is then rotated
   /// in place by the caller).
   int encode_norm(const float* x, double ss, uint8_t* code, float* y) const;
+  /// Write the norm slot (f32, or f16 with fp16_norm); false when the value does not fit (Inf).
+  bool store_norm_slot(uint8_t* code, float value) const;
   /// Indices of the rotated y (into idx, packed into code); kRowNeedsFactors when ρ / QJL remain to be written.
   int encode_rotated(float* y, uint8_t* idx, uint8_t* code, EncodeScratch& scratch) const;
   /// ρ, γ and the QJL signs of one row (y is overwritten).

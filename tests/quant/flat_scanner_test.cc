@@ -112,6 +112,43 @@ TEST(FlatScanner, FullRerankEqualsBruteForceOverTheEstimator) {
   }
 }
 
+// Codes with fold_renorm (‖x‖/ρ in one f32 or f16 slot) go through the same pipeline, full and prefix layouts: with
+// every row reranked the result is the renormalized estimator's own top-k. L2 (needs ‖x‖²) is refused.
+TEST(FlatScanner, FoldedScaleCodesRankByTheRenormalizedEstimate) {
+  const int d = 96, k = 10;
+  const size_t n = 3000, nq = 12;
+  auto x = testing::clustered(n, d, 30, 51);
+  auto q = testing::clustered(nq, d, 30, 52);
+  for (bool fp16 : {false, true}) {
+    for (int scan_bits : {0, 2}) {
+      TurboQuantizerOptions o;
+      o.bits = 4;
+      o.store_renorm = true;
+      o.fold_renorm = true;
+      o.fp16_norm = fp16;
+      Built b = build(x, d, o, Metric::kInnerProduct, FlatLayout{scan_bits});
+      FlatSearchParams p;
+      p.estimator = Estimator::kRenorm;
+      p.rerank_factor = int(n / k) + 1;
+      p.prefix_z = 1e6f;
+      std::vector<float> D(nq * k);
+      std::vector<int64_t> I(nq * k);
+      b.scanner->search(nq, q.data(), b.rows.data(), k, p, D.data(), I.data());
+      for (size_t i = 0; i < nq; ++i) {
+        const PreparedQuery pq = b.tq->prepare_query(q.data() + i * d);
+        const auto s = estimator_topk(b, pq, n, k, Estimator::kRenorm, Metric::kInnerProduct);
+        for (int r = 0; r < k; ++r) {
+          EXPECT_EQ(I[i * k + r], s[r].second) << "fp16 " << fp16 << " scan_bits " << scan_bits << " query " << i;
+          EXPECT_EQ(D[i * k + r], -s[r].first) << "fp16 " << fp16 << " scan_bits " << scan_bits << " query " << i;
+        }
+      }
+      p.estimator = Estimator::kMse;
+      EXPECT_THROW(b.scanner->search(nq, q.data(), b.rows.data(), k, p, D.data(), I.data()), Error);
+      EXPECT_THROW(FlatScanner(*b.tq, Metric::kL2, FlatLayout{scan_bits}), Error);
+    }
+  }
+}
+
 // The rerank list is the exact top k·rerank_factor of the scan scores by (score desc, row asc), whatever collects
 // it: lists of up to 128 keep their threshold in a sorted array, longer ones in a heap. Checked against a brute-force
 // pipeline (accumulator kernel → mult·(scale·acc + bias) → top-cap → renorm estimate → top-k), on data with
