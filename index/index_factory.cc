@@ -21,7 +21,7 @@ namespace tqsearch {
 namespace {
 
 constexpr const char* kGrammar =
-    "[IDMap|IDMap2,][HNSW<M>,]TQ<rate>[,Renorm|,MSE|,QJL][,Center][,OptCos][,Norm16][,Dense][,Scan<b>][,Lut<m>][,RFlat]";
+    "[IDMap|IDMap2,][HNSW<M>,]TQ<rate>[,Renorm|,MSE|,QJL][,Center][,OptCos][,Norm16][,Fold][,Dense][,Scan<b>][,Lut<m>][,RFlat]";
 constexpr float kRefineKFactor = 4.0f;
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -62,6 +62,7 @@ struct TqDescription {
   bool center = false;
   bool optimize_cosine = false;
   bool fp16_norm = false;
+  bool fold_renorm = false;
   bool refine_flat = false;
   int scan_bits = -1;  // -1: the recommended layout
   int lut_max = 0;     // 0: the default (FlatSearchParams::lut_max)
@@ -109,6 +110,9 @@ TqDescription parse(const std::string& description) {
     } else if (t == "Norm16") {
       if (r.fp16_norm) fail(t, "Norm16 given twice");
       r.fp16_norm = true;
+    } else if (t == "Fold") {
+      if (r.fold_renorm) fail(t, "Fold given twice");
+      r.fold_renorm = true;
     } else if (t.rfind("Scan", 0) == 0) {
       double b = 0;
       if (r.scan_bits >= 0) fail(t, "Scan<b> given twice");
@@ -125,8 +129,8 @@ TqDescription parse(const std::string& description) {
       if (i + 1 != tok.size()) fail(t, "RFlat must be the last token");
       r.refine_flat = true;
     } else {
-      fail(t, "unknown option (allowed after TQ<rate>: Renorm, MSE, QJL, Center, OptCos, Norm16, Dense, Scan<b>, "
-              "Lut<m>, RFlat)");
+      fail(t, "unknown option (allowed after TQ<rate>: Renorm, MSE, QJL, Center, OptCos, Norm16, Fold, Dense, "
+              "Scan<b>, Lut<m>, RFlat)");
     }
   }
   if (r.hnsw_m > 0 && r.lut_max != 0)
@@ -135,6 +139,9 @@ TqDescription parse(const std::string& description) {
     fail("Scan" + std::to_string(r.scan_bits), "Scan<b> sets how a flat index scans its codes; HNSW search does not scan");
   if (r.optimize_cosine && (r.est == TqDescription::Est::kMse || r.est == TqDescription::Est::kQjl))
     fail("OptCos", "OptCos needs the renormalized estimator (the default or Renorm), not MSE or QJL");
+  if (r.fold_renorm && (r.est == TqDescription::Est::kMse || r.est == TqDescription::Est::kQjl))
+    fail("Fold", "Fold keeps only the renormalized estimator's scale ‖x‖/ρ: it needs the default or Renorm, not MSE "
+                 "or QJL");
   return r;
 }
 
@@ -145,6 +152,7 @@ IndexTurboQuantOptions options_of(const TqDescription& t) {
   o.center = t.center;
   o.quantizer.optimize_cosine = t.optimize_cosine;
   o.quantizer.fp16_norm = t.fp16_norm;
+  o.quantizer.fold_renorm = t.fold_renorm;
   o.scan_bits = t.scan_bits;
   if (t.lut_max != 0) o.search.lut_max = t.lut_max;
   switch (t.est) {

@@ -22,6 +22,9 @@
 ///                  | "OptCos"                    → optimize_cosine: choose each code to maximize ⟨y, ŷ⟩/‖ŷ‖
 ///                                                   (renormalized estimator only; encode ~16× slower)
 ///                  | "Norm16"                    → store ‖x‖ as float16 (2 bytes less per vector)
+///                  | "Fold"                      → fold_renorm: store only ‖x‖/ρ instead of ‖x‖ and ρ (4 bytes
+///                                                   less; with Norm16 2 bytes per vector besides the indices);
+///                                                   renormalized estimator only, IP / cosine only (L2 needs ‖x‖²)
 ///                  | "Dense"                     → dense Haar rotation instead of randomized Hadamard (reference)
 ///                  | "Scan<b>"                   → scan layout (IndexTurboQuantOptions::scan_bits): Scan0 the full
 ///                                                   codes, Scan1..Scan4 a prefix scan with b bits per coordinate
@@ -36,7 +39,7 @@
 ///                                                   default 1 cannot change recall@k)
 ///
 /// At most one of Renorm / MSE / QJL; each option at most once, in any order (RFlat last). Examples: "TQ4",
-/// "TQ2.5", "TQ4,QJL", "TQ4,MSE", "TQ4,Center", "TQ4,Center,OptCos,Norm16", "IDMap,TQ4", "IDMap2,TQ4",
+/// "TQ2.5", "TQ4,QJL", "TQ4,MSE", "TQ4,Center", "TQ4,Center,OptCos,Norm16", "TQ3.84,Norm16,Fold", "IDMap,TQ4", "IDMap2,TQ4",
 /// "HNSW32,TQ4", "TQ4,Scan2", "TQ4,Scan2,Lut63", "TQ4,RFlat", "IDMap,HNSW32,TQ4,Renorm,RFlat".
 /// A description without a "TQ<rate>" token goes to faiss::index_factory unchanged. A description with one that
 /// does not follow the grammar is an error (tqsearch::Error names the offending token and the allowed forms).

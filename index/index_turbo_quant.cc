@@ -42,6 +42,7 @@ IndexMetric from_faiss_metric(faiss::MetricType m) {
 bool same_quantizer_options(const TurboQuantizerOptions& a, const TurboQuantizerOptions& b) {
   return a.bits == b.bits && a.rotation.kind == b.rotation.kind && a.rotation.seed == b.rotation.seed &&
          a.rotation.rounds == b.rotation.rounds && a.fp16_norm == b.fp16_norm && a.store_renorm == b.store_renorm &&
+         a.fold_renorm == b.fold_renorm &&
          a.qjl == b.qjl && (!a.qjl || (a.qjl_kind == b.qjl_kind && a.qjl_seed == b.qjl_seed));
 }
 
@@ -97,6 +98,9 @@ void IndexTurboQuant::init() {
   TQ_CHECK(d >= 1 && d <= 65536, "IndexTurboQuant: dimension d must be in [1, 65536], got " << d);
   TQ_CHECK(metric_ == IndexMetric::kInnerProduct || metric_ == IndexMetric::kL2 || metric_ == IndexMetric::kCosine,
            "IndexTurboQuant: unknown metric " << uint32_t(metric_) << "; allowed: 0 (ip), 1 (l2), 2 (cosine)");
+  TQ_CHECK(metric_ != IndexMetric::kL2 || !options_.quantizer.fold_renorm,
+           "IndexTurboQuant: fold_renorm (factory token \"Fold\") keeps only ‖x‖/ρ, but L2 distances need ‖x‖²; use "
+           "inner product or cosine, or drop fold_renorm (Norm16 alone saves 2 bytes)");
   tq_ = std::make_unique<TurboQuantizer>(int(d), options_.quantizer);
   code_size = tq_->code_size();
   TQ_CHECK(options_.scan_bits >= -1 && options_.scan_bits <= 4,
@@ -113,10 +117,10 @@ void IndexTurboQuant::init() {
 
 void IndexTurboQuant::validate_search_params(const FlatSearchParams& p) const {
   TQ_CHECK(tq_->supports(p.estimator),
-           "IndexTurboQuant: estimator '" << estimator_name(p.estimator)
-                                          << "' is not available with these codes (renorm needs store_renorm, qjl "
-                                             "needs qjl = true); stored: store_renorm="
-                                          << options_.quantizer.store_renorm << " qjl=" << options_.quantizer.qjl);
+           "IndexTurboQuant: estimator '" << estimator_name(p.estimator) << "' is not available with these codes (it needs "
+                                          << estimator_requirement(p.estimator) << "); stored: store_renorm="
+                                          << options_.quantizer.store_renorm << " fold_renorm="
+                                          << options_.quantizer.fold_renorm << " qjl=" << options_.quantizer.qjl);
   TQ_CHECK(p.rerank_factor >= 0, "IndexTurboQuant: rerank_factor must be >= 0, got " << p.rerank_factor);
   TQ_CHECK(p.rerank_min >= 0, "IndexTurboQuant: rerank_min must be >= 0, got " << p.rerank_min);
   TQ_CHECK(std::isfinite(p.qjl_prune_z) && p.qjl_prune_z >= 0,

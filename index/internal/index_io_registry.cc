@@ -25,7 +25,7 @@ constexpr uint64_t kMaxEmbeddedBytes = uint64_t(1) << 46;  // 64 TiB: a sanity b
 const std::vector<IndexIoEntry>& registry() {
   // One entry per record type. Lookup is a linear scan: the table is tiny.
   static const std::vector<IndexIoEntry> table = {
-      {make_fourcc("TqFl"), "IndexTurboQuant", &typeid(IndexTurboQuant), 3, &write_turbo_quant, &read_turbo_quant,
+      {make_fourcc("TqFl"), "IndexTurboQuant", &typeid(IndexTurboQuant), 4, &write_turbo_quant, &read_turbo_quant,
        nullptr, true},
       {kFaissEmbeddedFourcc, "FAISS index (embedded)", nullptr, 1, &write_faiss_embedded, &read_faiss_embedded,
        nullptr, false},

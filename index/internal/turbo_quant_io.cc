@@ -1,16 +1,17 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
-// Record "TqFl" (IndexTurboQuant), format version 3:
+// Record "TqFl" (IndexTurboQuant), format version 4:
 //   section header: i32 d, u32 metric, f64 bits, u32 rotation kind, u64 rotation seed, i32 rotation rounds,
 //                   u8 fp16_norm, u8 store_renorm, u8 qjl, u32 qjl_kind, u64 qjl_seed,
 //                   u32 estimator, i32 rerank_factor, i32 rerank_min, f32 qjl_prune_z, i32 query_batch,
 //                   u64 code_size, i64 ntotal,
 //                   [v2] u8 optimize_cosine, u8 center, u8 has_mean
 //                   [v3] i32 scan_bits, f32 prefix_z, i32 lut_max, f32 lut_z
+//                   [v4] u8 fold_renorm
 //   [v2, has_mean] section mean: d float32 (μ, centering)
 //   section codes:  ntotal·code_size bytes (row layout of TurboQuantizer)
 // Version 1 (read only) ends the header at ntotal and has no mean section: optimize_cosine = center = false.
 // Versions 1 and 2 (read only) have no v3 fields: the recommended scan layout and the default prefix_z, lut_max
-// and lut_z.
+// and lut_z. Versions 1..3 (read only) have no fold_renorm (false).
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -57,6 +58,7 @@ void write_turbo_quant(const faiss::Index& index, StreamWriter& out) {
   h.put_f32(o.search.prefix_z);
   h.put_i32(o.search.lut_max);
   h.put_f32(o.search.lut_z);
+  h.put_u8(o.quantizer.fold_renorm);
   out.write_section(h);
   if (has_mean) {
     out.write_section(reinterpret_cast<const uint8_t*>(tq.mean().data()), tq.mean().size() * sizeof(float));
@@ -120,6 +122,7 @@ std::unique_ptr<faiss::Index> read_turbo_quant(StreamReader& in, uint32_t versio
     o.search.lut_max = h.get_i32();
     o.search.lut_z = h.get_f32();
   }
+  if (version >= 4) o.quantizer.fold_renorm = h.get_bool();
   h.expect_end();
   TQ_CHECK(ntotal >= 0 && ntotal <= kMaxRows,
            "read_index: corrupt file: IndexTurboQuant ntotal " << ntotal << " (allowed 0.." << kMaxRows << ")");

@@ -375,7 +375,8 @@ factor ρ = <y, ŷ> and a 1-bit QJL sketch of the residual. Search scans the cod
 reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
   cls.def(py::init([](int d, double bits, py::handle metric, std::string estimator, std::optional<bool> qjl,
                       std::optional<bool> renorm, std::string rotation, std::optional<uint64_t> seed,
-                      bool fp16_norm, bool center, bool optimize_cosine, int rerank_factor, int rerank_min,
+                      bool fp16_norm, bool fold_renorm, bool center, bool optimize_cosine, int rerank_factor,
+                      int rerank_min,
                       float qjl_prune_z, int query_batch, int scan_bits, float prefix_z, int lut_max,
                       float lut_z) {
                  if (d < 1) throw py::value_error("d must be >= 1, got " + std::to_string(d));
@@ -393,6 +394,7 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
                  }
                  if (seed) o.quantizer.rotation.seed = *seed;
                  o.quantizer.fp16_norm = fp16_norm;
+                 o.quantizer.fold_renorm = fold_renorm;
                  o.quantizer.optimize_cosine = optimize_cosine;
                  o.center = center;
                  make_params(std::nullopt, rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z);  // checks
@@ -413,7 +415,7 @@ reranks the top k·rerank_factor candidates with the chosen estimator.)doc");
                }),
                "d"_a, "bits"_a = 4.0, "metric"_a = "ip", py::kw_only(), "estimator"_a = "renorm",
                "qjl"_a = py::none(), "renorm"_a = py::none(), "rotation"_a = "hadamard", "seed"_a = py::none(),
-               "fp16_norm"_a = false, "center"_a = false, "optimize_cosine"_a = false, "rerank_factor"_a = 4, "rerank_min"_a = 16, "qjl_prune_z"_a = 3.0f,
+               "fp16_norm"_a = false, "fold_renorm"_a = false, "center"_a = false, "optimize_cosine"_a = false, "rerank_factor"_a = 4, "rerank_min"_a = 16, "qjl_prune_z"_a = 3.0f,
                "query_batch"_a = 4, "scan_bits"_a = -1, "prefix_z"_a = 2.0f,
                "lut_max"_a = 255, "lut_z"_a = 3.0f,
                R"doc(Create an empty index.
@@ -428,7 +430,9 @@ Args:
     renorm: store ρ (+4 bytes per vector); default: estimator == 'renorm'.
     rotation: 'hadamard' (O(d log d), default) or 'dense' (Haar, O(d²), reference).
     seed: rotation seed (default: the library's fixed seed, so codes are reproducible).
-    fp16_norm: store ‖x‖ as float16 (2 bytes instead of 4).
+    fp16_norm: store ‖x‖ (or the folded scale) as float16 (2 bytes instead of 4).
+    fold_renorm: store only the renormalized estimator's scale ‖x‖/ρ instead of ‖x‖ and ρ (4 bytes less; with
+        fp16_norm a vector costs its mse bits + 2 bytes). Needs the 'renorm' estimator and metric 'ip' or 'cosine'.
     center: learn a mean vector μ in train() and store codes of x − μ (better recall on data far from the origin,
         e.g. SIFT); the index then needs train() before add(). Distances stay exact in meaning for every metric.
     optimize_cosine: choose each code to maximize its cosine with the rotated vector (needs the 'renorm'

@@ -84,6 +84,13 @@ TEST(IndexFactory, PlainTurboQuantStrings) {
     EXPECT_EQ(as_tq(*lut).options().scan_bits, 2);
   }
   EXPECT_EQ(as_tq(*index_factory(64, "TQ4,Lut127,Center")).options().search.lut_max, 127);
+
+  // Fold: ‖x‖/ρ in the norm slot; with Norm16 a row is its mse bits + 2 bytes (IP / cosine).
+  auto fold = index_factory(64, "TQ4,Norm16,Fold", faiss::METRIC_INNER_PRODUCT);
+  EXPECT_TRUE(as_tq(*fold).options().quantizer.fold_renorm);
+  EXPECT_EQ(as_tq(*fold).code_size, 32u + 2u);
+  auto fold_cos = index_factory(100, "TQ3.84,Center,OptCos,Norm16,Fold", IndexMetric::kCosine);
+  EXPECT_EQ(as_tq(*fold_cos).code_size, 50u);  // PQ50x8's bytes at d = 100
 }
 
 TEST(IndexFactory, WrapperStrings) {
@@ -199,6 +206,10 @@ TEST(IndexFactory, MalformedDescriptionsAreErrors) {
   expect_error("TQ4,Lut", "Lut needs m = 63, 127 or 255");
   expect_error("TQ4,Lut63,Lut127", "given twice");
   expect_error("HNSW32,TQ4,Lut63", "HNSW search does not scan");
+  expect_error("TQ4,Fold,Fold", "given twice");
+  expect_error("TQ4,MSE,Fold", "Fold keeps only");
+  expect_error("TQ4,Fold,QJL", "Fold keeps only");
+  expect_error("TQ4,Fold", "‖x‖²");  // the default metric is L2
   expect_error("HNSW,TQ4", "HNSW needs an integer M");
   expect_error("HNSW1,TQ4", "HNSW needs an integer M");
   expect_error("PCA8,TQ4", "expected TQ<rate>");

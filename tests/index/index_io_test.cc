@@ -146,11 +146,17 @@ TEST(IndexIo, TurboQuantRoundTripKeepsEveryOption) {
   o.search.prefix_z = 0.75f;
   o.search.lut_max = 127;
   o.search.lut_z = 1.5f;
+  IndexTurboQuantOptions fold;  // format v4: ‖x‖/ρ in one f16 slot (IP / cosine only)
+  fold.quantizer.fold_renorm = true;
+  fold.quantizer.fp16_norm = true;
+  fold.quantizer.bits = 3.5;
+  fold.scan_bits = 2;
   IndexTurboQuantOptions dense;
   dense.quantizer.rotation.kind = RotationKind::kDense;
   dense.quantizer.bits = 8;
   for (IndexMetric m : {IndexMetric::kInnerProduct, IndexMetric::kL2, IndexMetric::kCosine}) {
-    for (const IndexTurboQuantOptions* opt : {&o, &dense}) {
+    for (const IndexTurboQuantOptions* opt : {&o, &dense, &fold}) {
+      if (opt == &fold && m == IndexMetric::kL2) continue;  // refused (needs ‖x‖²): IndexTurboQuantFold tests
       auto tq = filled_tq(m, *opt);
       auto back = round_trip(*tq, dir, "tq.index");
       const auto* b = dynamic_cast<const IndexTurboQuant*>(back.get());
@@ -163,6 +169,7 @@ TEST(IndexIo, TurboQuantRoundTripKeepsEveryOption) {
       EXPECT_EQ(qa.rotation.seed, qb.rotation.seed);
       EXPECT_EQ(qa.rotation.rounds, qb.rotation.rounds);
       EXPECT_EQ(qa.fp16_norm, qb.fp16_norm);
+      EXPECT_EQ(qa.fold_renorm, qb.fold_renorm);
       EXPECT_EQ(qa.store_renorm, qb.store_renorm);
       EXPECT_EQ(qa.qjl, qb.qjl);
       EXPECT_EQ(qa.qjl_kind, qb.qjl_kind);
@@ -371,7 +378,7 @@ TEST(IndexIo, WrongFourccAndFutureVersionAreRefused) {
   write_bytes(path, bad);
   expect_read_error(path, "not a tqsearch index");
   bad = good;
-  bad[4] = 4;  // format version 4: from the future
+  bad[4] = 5;  // format version 5: from the future
   write_bytes(path, bad);
   expect_read_error(path, "newer");
   bad[4] = 0;
@@ -394,13 +401,14 @@ TEST(IndexIo, WrongFourccAndFutureVersionAreRefused) {
 
 // The record write_index makes of `tq`, as format `version`, with its header section edited by `edit` (a valid
 // checksum recomputed; the codes section copied as is). Header: u64 length, bytes, u64 checksum after fourcc and
-// version; the v3 fields are the header's last 16 bytes: i32 scan_bits, f32 prefix_z, i32 lut_max, f32 lut_z.
+// version; the header (as written, format v4) ends with the v3 fields i32 scan_bits, f32 prefix_z, i32 lut_max,
+// f32 lut_z, then the v4 field u8 fold_renorm.
 std::vector<uint8_t> record_with_header(const IndexTurboQuant& tq, uint32_t version,
                                         const std::function<void(std::vector<uint8_t>&)>& edit) {
   faiss::VectorIOWriter w3;
   tqsearch::write_index(&tq, &w3);
   const std::vector<uint8_t>& v3 = w3.data;
-  EXPECT_EQ(v3[4], 3);
+  EXPECT_EQ(v3[4], 4);
   uint64_t len = 0;
   std::memcpy(&len, v3.data() + 8, 8);
   std::vector<uint8_t> header(v3.begin() + 16, v3.begin() + 16 + std::ptrdiff_t(len));
@@ -431,7 +439,7 @@ TEST(IndexIo, FormatVersion2FilesLoadWithTheRecommendedLayout) {
   o.search.prefix_z = 0.25f;
   o.search.lut_max = 63;
   auto tq = filled_tq(IndexMetric::kL2, o);
-  auto back_any = read_record(record_with_header(*tq, 2, [](std::vector<uint8_t>& h) { h.resize(h.size() - 16); }));
+  auto back_any = read_record(record_with_header(*tq, 2, [](std::vector<uint8_t>& h) { h.resize(h.size() - 17); }));
   auto* back = dynamic_cast<IndexTurboQuant*>(back_any.get());
   ASSERT_NE(back, nullptr);
   EXPECT_EQ(back->options().scan_bits, -1);
@@ -463,6 +471,7 @@ TEST(IndexIo, CorruptVersion3FieldsAreRefused) {
   for (const Case& c : {Case{16, 7u, "scan_bits"}, Case{16, uint32_t(-5), "scan_bits"}, Case{12, nan_bits, "prefix_z"},
                         Case{8, 100u, "lut_max"}, Case{4, neg_bits, "lut_z"}}) {
     const auto bytes = record_with_header(*tq, 3, [&](std::vector<uint8_t>& h) {
+      h.pop_back();  // a v3 header: no fold_renorm byte
       std::memcpy(h.data() + h.size() - c.from_end, &c.bits, 4);
     });
     try {
@@ -472,6 +481,28 @@ TEST(IndexIo, CorruptVersion3FieldsAreRefused) {
       const std::string what = e.what();
       EXPECT_NE(what.find("corrupt"), std::string::npos) << what;
       EXPECT_NE(what.find(c.needle), std::string::npos) << what;
+    }
+  }
+}
+
+// A version-3 record (before fold_renorm was saved: its header ends at lut_z) loads unfolded with the same codes and
+// results; a v4 fold flag that is not 0/1, or that disagrees with the stored code size, is refused as corrupt.
+TEST(IndexIo, FormatVersion3FilesLoadUnfoldedAndTheFoldFlagIsChecked) {
+  auto tq = filled_tq(IndexMetric::kInnerProduct);
+  auto back_any = read_record(record_with_header(*tq, 3, [](std::vector<uint8_t>& h) { h.pop_back(); }));
+  auto* back = dynamic_cast<IndexTurboQuant*>(back_any.get());
+  ASSERT_NE(back, nullptr);
+  EXPECT_FALSE(back->options().quantizer.fold_renorm);
+  EXPECT_EQ(back->codes, tq->codes);
+  const Result a = run_search(*tq), b = run_search(*back);
+  EXPECT_EQ(a.I, b.I);
+  EXPECT_EQ(a.D, b.D);
+  for (uint8_t flag : {uint8_t(2), uint8_t(1)}) {  // 2: not a flag; 1: folded codes are 4 bytes shorter
+    try {
+      read_record(record_with_header(*tq, 4, [&](std::vector<uint8_t>& h) { h.back() = flag; }));
+      ADD_FAILURE() << "no error for fold flag " << int(flag);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(flag == 2 ? "flag byte" : "code_size"), std::string::npos) << e.what();
     }
   }
 }

@@ -174,9 +174,73 @@ TEST(IndexTurboQuantApi, MergeFromRejectsIncompatibleIndexes) {
   EXPECT_THROW(a.merge_from(other_dim), Error);
   EXPECT_THROW(a.merge_from(other_metric), Error);
   EXPECT_THROW(a.merge_from(other_seed), Error);
+  IndexTurboQuantOptions f;
+  f.quantizer.fold_renorm = true;
+  IndexTurboQuant other_fold(16, IndexMetric::kInnerProduct, f);  // ‖x‖/ρ in place of ‖x‖, ρ: other bytes
+  EXPECT_THROW(a.merge_from(other_fold), Error);
   IndexTurboQuant same(16);
   EXPECT_THROW(a.merge_from(same, 5), Error);
   EXPECT_THROW(a.merge_from(a), Error);
+}
+
+// fold_renorm (‖x‖/ρ in one slot): the index ranks like the unfolded one — the same estimate up to float rounding
+// (f32 slot) — for IP, cosine and centered IP; reconstruct is (‖x‖/ρ)·Πᵀŷ; L2 and the mse estimator are refused.
+TEST(IndexTurboQuantApi, FoldedScaleIndexRanksLikeTheUnfoldedOne) {
+  const auto ds = small_data(64, 4000, 30);
+  const int k = 10;
+  for (IndexMetric m : {IndexMetric::kInnerProduct, IndexMetric::kCosine}) {
+    for (bool center : {false, true}) {
+      IndexTurboQuantOptions o;
+      o.center = center;
+      IndexTurboQuant plain(ds.d, m, o);
+      o.quantizer.fold_renorm = true;
+      IndexTurboQuant fold(ds.d, m, o);
+      EXPECT_EQ(fold.code_size, plain.code_size - 4);
+      for (IndexTurboQuant* ix : {&plain, &fold}) {
+        ix->train(idx_t(ds.nb), ds.base.data());
+        ix->add(idx_t(ds.nb), ds.base.data());
+      }
+      const Result a = run_search(plain, ds, k), b = run_search(fold, ds, k);
+      // Estimates agree to a few ulps; ids may only swap between rows whose estimates agree that closely.
+      size_t same = 0;
+      for (size_t i = 0; i < a.I.size(); ++i) {
+        same += a.I[i] == b.I[i];
+        EXPECT_NEAR(b.D[i], a.D[i], 1e-5f * (1 + std::abs(a.D[i]))) << "metric " << int(m) << " center " << center;
+      }
+      EXPECT_GE(same, a.I.size() * 99 / 100) << "metric " << int(m) << " center " << center;
+      std::vector<float> ra(ds.d), rb(ds.d);
+      for (idx_t key : {idx_t(0), idx_t(123)}) {
+        plain.reconstruct(key, ra.data());
+        fold.reconstruct(key, rb.data());
+        const float rho = plain.quantizer().factors(plain.codes.data() + size_t(key) * plain.code_size).renorm;
+        const std::vector<float>& mu = plain.mean();
+        for (int j = 0; j < ds.d; ++j) {
+          const float c = center ? mu[size_t(j)] : 0.0f;  // μ is added after scaling
+          EXPECT_NEAR(rb[size_t(j)] - c, (ra[size_t(j)] - c) / rho, 1e-4f * (1 + std::abs(ra[size_t(j)])));
+        }
+      }
+      SearchParametersTurboQuant sp;
+      sp.estimator = Estimator::kMse;
+      std::vector<float> D(k);
+      std::vector<idx_t> I(k);
+      try {
+        fold.search(1, ds.queries.data(), k, D.data(), I.data(), &sp);
+        ADD_FAILURE() << "mse on folded codes was accepted";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("fold_renorm"), std::string::npos) << e.what();
+      }
+    }
+  }
+  IndexTurboQuantOptions o;
+  o.quantizer.fold_renorm = true;
+  try {
+    IndexTurboQuant l2(16, IndexMetric::kL2, o);
+    ADD_FAILURE() << "L2 with fold_renorm was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("‖x‖²"), std::string::npos) << e.what();
+  }
+  o.search.estimator = Estimator::kMse;
+  EXPECT_THROW(IndexTurboQuant(16, IndexMetric::kInnerProduct, o), Error);
 }
 
 TEST(IndexTurboQuantApi, ResetEmptiesIndexAndAllowsReuse) {

@@ -482,11 +482,12 @@ TEST(IndexTurboQuantCenter, FormatVersion1FilesStillLoad) {
   back->search(idx_t(ds.nq), ds.queries.data(), 10, D2.data(), I2.data());
   EXPECT_EQ(I1, I2);
   EXPECT_EQ(D1, D2);
-  // The current writer produces version 3 (v3 adds the scan layout; tests/index/index_io_test.cc reads v2).
+  // The current writer produces version 4 (v3 adds the scan layout, v4 fold_renorm; tests/index/index_io_test.cc
+  // reads v2 and v3).
   faiss::VectorIOWriter w2;
   tqsearch::write_index(&idx, &w2);
   ASSERT_GE(w2.data.size(), size_t(8));
-  EXPECT_EQ(w2.data[4], 3);
+  EXPECT_EQ(w2.data[4], 4);
 }
 
 }  // namespace

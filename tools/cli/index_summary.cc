@@ -183,8 +183,11 @@ std::vector<std::pair<std::string, std::string>> describe_index(const faiss::Ind
     std::ostringstream bits;
     bits << o.quantizer.bits << " per coordinate (mse)";
     if (o.quantizer.qjl) bits << " + 1 QJL bit";
-    bits << ", " << bits_per_vector(*tq) << " bits/vector with norm" << (o.quantizer.store_renorm ? " and rho" : "")
-         << (o.quantizer.qjl ? " and gamma" : "") << (o.quantizer.fp16_norm ? " (fp16 norm)" : "");
+    bits << ", " << bits_per_vector(*tq) << " bits/vector with "
+         << (o.quantizer.fold_renorm ? "norm/rho folded into one scale"
+                                     : std::string("norm") + (o.quantizer.store_renorm ? " and rho" : ""))
+         << (o.quantizer.qjl ? " and gamma" : "")
+         << (o.quantizer.fp16_norm ? (o.quantizer.fold_renorm ? " (fp16)" : " (fp16 norm)") : "");
     f.emplace_back("bits", bits.str());
     if (o.center) {
       f.emplace_back("centering", tq->mean().empty() ? std::string("on, not trained (no mean yet)")
