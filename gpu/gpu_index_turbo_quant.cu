@@ -265,7 +265,8 @@ struct GpuIndexTurboQuant::Impl {
       }
       const int64_t bad = read_flag(sh);
       TQ_CHECK(bad < 0, "GpuIndexTurboQuant::add: row " << (a + size_t(bad) - sh.size)
-                                                        << " has a norm that overflows float");
+                                                        << " has a norm that overflows float (or, with "
+                                                           "fp16_norm, a stored norm or ‖x‖/ρ above 65504)");
       const int64_t big = read_range_flag(sh);
       TQ_CHECK(big < 0, "GpuIndexTurboQuant::add: row " << big
                                                         << " has a value outside the fp16 range (|x| > 65504) of the "
@@ -510,6 +511,8 @@ GpuIndexTurboQuant::GpuIndexTurboQuant(int d, const TurboQuantizerOptions& optio
     : impl_(std::make_unique<Impl>()) {
   TQ_CHECK(metric == Metric::kInnerProduct || metric == Metric::kL2,
            "GpuIndexTurboQuant: metric must be inner product (0) or L2 (1), got " << static_cast<uint32_t>(metric));
+  TQ_CHECK(metric != Metric::kL2 || !options.fold_renorm,
+           "GpuIndexTurboQuant: L2 needs ‖x‖², which codes with fold_renorm (‖x‖/ρ only) do not keep; use inner product");
   impl_->d = d;
   impl_->metric = metric;
   impl_->config = config;
@@ -684,7 +687,9 @@ void GpuIndexTurboQuant::encode(size_t n, const float* x, uint8_t* codes) const 
     unsigned long long bad = 0;
     TQ_CUDA_CHECK(cudaMemcpyAsync(&bad, sh.flag.get(), sizeof(bad), cudaMemcpyDeviceToHost, sh.stream));
     TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
-    TQ_CHECK(bad == ~0ull, "GpuIndexTurboQuant::encode: row " << r + bad << " has a norm that overflows float");
+    TQ_CHECK(bad == ~0ull, "GpuIndexTurboQuant::encode: row " << r + bad
+                                                              << " has a norm that overflows float (or, with fp16_norm, "
+                                                                 "a stored norm or ‖x‖/ρ above 65504)");
   }
 }
 

@@ -163,6 +163,17 @@ __device__ inline void store_f32(uint8_t* p, float v) {
 __device__ inline float load_f32(const uint8_t* p) {
   return __uint_as_float(uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24));
 }
+/// Write the norm slot (f32, or f16 with fp16_norm); false when the value does not fit (Inf).
+__device__ inline bool store_norm_slot(const QuantView& q, uint8_t* code, float v) {
+  if (q.fp16_norm) {
+    const uint32_t h = float_to_half_bits(v);
+    code[q.norm_offset] = static_cast<uint8_t>(h & 0xFFu);
+    code[q.norm_offset + 1] = static_cast<uint8_t>(h >> 8);
+    return (h & 0x7c00u) != 0x7c00u;
+  }
+  store_f32(code + q.norm_offset, v);
+  return isfinite(v);
+}
 __device__ inline float load_norm(const QuantView& q, const uint8_t* code) {
   if (q.fp16_norm) {
     return half_bits_to_float(uint32_t(code[q.norm_offset]) | (uint32_t(code[q.norm_offset + 1]) << 8));
@@ -229,6 +240,7 @@ struct EncodeSmem {
   uint8_t* idx;     // nrows × d
   uint8_t* code;    // nrows × code_size
   float* inv;       // nrows
+  float* norm;      // nrows: ‖x‖ as stored (f32), for ‖x‖/ρ of fold_renorm
   float* bounds;    // 2 × 256: low, high
 };
 
@@ -239,6 +251,8 @@ __device__ EncodeSmem carve(unsigned char* smem, const QuantView& q, int vb) {
   off += sizeof(float) * size_t(vb) * row_ld(q.d);
   s.inv = reinterpret_cast<float*>(smem + off);
   off += sizeof(float) * vb;
+  s.norm = reinterpret_cast<float*>(smem + off);
+  off += sizeof(float) * vb;
   s.bounds = reinterpret_cast<float*>(smem + off);
   off += sizeof(float) * 512;
   s.idx = smem + off;
@@ -248,7 +262,7 @@ __device__ EncodeSmem carve(unsigned char* smem, const QuantView& q, int vb) {
 }
 
 __host__ size_t encode_smem_bytes(int d, int code_size, int vb) {
-  return sizeof(float) * size_t(vb) * row_ld(d) + sizeof(float) * vb + sizeof(float) * 512 + size_t(vb) * d +
+  return sizeof(float) * size_t(vb) * row_ld(d) + 2 * sizeof(float) * vb + sizeof(float) * 512 + size_t(vb) * d +
          size_t(vb) * code_size + 16;
 }
 
@@ -285,15 +299,11 @@ __global__ void __launch_bounds__(kThreads) encode_kernel(QuantView q, const flo
     if (lane == 0) {
       const float norm = static_cast<float>(sqrt(ss));
       uint8_t* code = s.code + size_t(t) * q.code_size;
-      if (q.fp16_norm) {
-        const uint32_t h = float_to_half_bits(norm);
-        code[q.norm_offset] = static_cast<uint8_t>(h & 0xFFu);
-        code[q.norm_offset + 1] = static_cast<uint8_t>(h >> 8);
-      } else {
-        store_f32(code + q.norm_offset, norm);
-      }
+      s.norm[t] = norm;
+      // Folded rows get ‖x‖/ρ below (a zero row keeps 0); a value the slot cannot hold marks the row bad.
+      const bool fits = q.fold || store_norm_slot(q, code, norm);
       s.inv[t] = norm == 0 ? 0.0f : static_cast<float>(1.0 / sqrt(ss));
-      if (!isfinite(norm)) atomicMin(out.bad_norm_row, static_cast<unsigned long long>(out.first + r0 + t));
+      if (!isfinite(norm) || !fits) atomicMin(out.bad_norm_row, static_cast<unsigned long long>(out.first + r0 + t));
       if (norm == 0 && q.renorm_offset >= 0) store_f32(code + q.renorm_offset, 1.0f);
     }
   }
@@ -315,7 +325,7 @@ __global__ void __launch_bounds__(kThreads) encode_kernel(QuantView q, const flo
   __syncthreads();
 
   // ρ = ⟨y, ŷ⟩, r = y − ŷ (in place), γ = ‖r‖.
-  const bool need_rho = q.renorm_offset >= 0 || q.qjl;
+  const bool need_rho = q.renorm_offset >= 0 || q.fold || q.qjl;
   if (need_rho) {
     for (int t = warp; t < nrows; t += kWarps) {
       if (s.inv[t] == 0.0f) continue;
@@ -333,6 +343,8 @@ __global__ void __launch_bounds__(kThreads) encode_kernel(QuantView q, const flo
       if (lane == 0) {
         uint8_t* code = s.code + size_t(t) * q.code_size;
         if (q.renorm_offset >= 0) store_f32(code + q.renorm_offset, static_cast<float>(fmax(rho, 1e-6)));
+        if (q.fold && !store_norm_slot(q, code, __fdiv_rn(s.norm[t], static_cast<float>(fmax(rho, 1e-6)))))
+          atomicMin(out.bad_norm_row, static_cast<unsigned long long>(out.first + r0 + t));
         if (q.qjl) store_f32(code + q.gamma_offset, static_cast<float>(sqrt(g)));
       }
     }

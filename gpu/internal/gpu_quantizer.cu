@@ -59,14 +59,15 @@ GpuQuantizer::GpuQuantizer(const TurboQuantizer& tq, int device) : device_(devic
   v.cent_high = cent_high_.get();
   v.bound_high = bound_high_.get();
 
-  // Row code layout (quant/turbo_quantizer.h): [mse][norm f32|f16][ρ f32][γ f32][signs].
+  // Row code layout (quant/turbo_quantizer.h): [mse][norm (fold: ‖x‖/ρ) f32|f16][ρ f32, unless folded][γ f32][signs].
   v.mse_bytes = static_cast<int>(tq.mse_bytes());
   v.code_size = static_cast<int>(tq.code_size());
   int off = v.mse_bytes;
   v.norm_offset = off;
   v.fp16_norm = o.fp16_norm;
+  v.fold = o.fold_renorm;
   off += o.fp16_norm ? 2 : 4;
-  if (o.store_renorm) {
+  if (o.store_renorm && !o.fold_renorm) {
     v.renorm_offset = off;
     off += 4;
   }

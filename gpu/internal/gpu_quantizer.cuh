@@ -50,7 +50,8 @@ struct QuantView {
   int code_size = 0;
   int norm_offset = 0;
   bool fp16_norm = false;
-  int renorm_offset = -1;  // -1: not stored
+  bool fold = false;       // fold_renorm: the norm slot holds ‖x‖/ρ and no ρ is stored
+  int renorm_offset = -1;  // -1: not stored (or folded into the norm slot)
   int gamma_offset = -1;   // -1: no QJL
   int sign_offset = -1;
   // QJL: structured sketch S = √d·Π' (Π' a HadamardRotation with qjl_seed), applied on the GPU.

@@ -101,8 +101,8 @@ __device__ float exact_score_warp(const QuantView& q, const RerankArgs& a, int q
     norm = load_f32(code + q.norm_offset);
   }
   float ip;
-  if (a.estimator == 1) {  // renorm
-    ip = __fdiv_rn(__fmul_rn(norm, dot), load_f32(code + q.renorm_offset));
+  if (a.estimator == 1) {  // renorm (folded: the slot holds ‖x‖/ρ, and the CPU's division by ρ = 1 is exact)
+    ip = q.fold ? __fmul_rn(norm, dot) : __fdiv_rn(__fmul_rn(norm, dot), load_f32(code + q.renorm_offset));
   } else if (a.estimator == 2) {  // QJL
     const uint8_t* sg = code + q.sign_offset;
     const float* sk = a.sketch + size_t(qi) * q.d;

@@ -450,6 +450,11 @@ Args:
                              "Whether the QJL sketch is stored.")
       .def_property_readonly("renorm", [](const IndexTurboQuant& s) { return s.options().quantizer.store_renorm; },
                              "Whether ρ is stored.")
+      .def_property_readonly("fp16_norm", [](const IndexTurboQuant& s) { return s.options().quantizer.fp16_norm; },
+                             "Whether the per-vector norm (or folded scale) is stored as float16.")
+      .def_property_readonly("fold_renorm",
+                             [](const IndexTurboQuant& s) { return s.options().quantizer.fold_renorm; },
+                             "Whether rows store only ‖x‖/ρ (the renormalized estimator's scale) instead of ‖x‖ and ρ.")
       .def_property_readonly("center", [](const IndexTurboQuant& s) { return s.options().center; },
                              "Whether codes are of x − μ (centering; train() computes μ).")
       .def_property_readonly("optimize_cosine",

@@ -23,13 +23,14 @@ struct EncodeCase {
   bool qjl;
   QjlKind qjl_kind = QjlKind::kStructured;
   RotationKind rotation = RotationKind::kHadamard;
+  bool fold = false;  // fold_renorm: ‖x‖/ρ in the norm slot
 };
 
 std::string name(const EncodeCase& c) {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "d=%d bits=%.1f renorm=%d fp16=%d qjl=%d(%s) rot=%s", c.d, c.bits, c.renorm,
+  std::snprintf(buf, sizeof buf, "d=%d bits=%.1f renorm=%d fp16=%d qjl=%d(%s) rot=%s fold=%d", c.d, c.bits, c.renorm,
                 c.fp16_norm, c.qjl, c.qjl_kind == QjlKind::kStructured ? "structured" : "gaussian",
-                c.rotation == RotationKind::kHadamard ? "hadamard" : "dense");
+                c.rotation == RotationKind::kHadamard ? "hadamard" : "dense", c.fold);
   return buf;
 }
 
@@ -77,6 +78,8 @@ TEST(GpuEncode, MatchesCpuEncodeByteForByte) {
       {37, 2, false, false, false},  {96, 3, true, true, false},    {200, 2.5, true, false, false},
       {64, 3.5, true, false, false}, {130, 8, true, false, false},  {256, 1, true, false, true},
       {100, 4, true, false, true},   {1, 2, true, false, false},    {3, 4, false, true, false},
+      {100, 3.84, true, true, false, QjlKind::kStructured, RotationKind::kHadamard, true},
+      {1536, 4, true, false, false, QjlKind::kStructured, RotationKind::kHadamard, true},
   };
   const uint64_t seed = 20261125;
   std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
@@ -88,6 +91,7 @@ TEST(GpuEncode, MatchesCpuEncodeByteForByte) {
     o.qjl = c.qjl;
     o.qjl_kind = c.qjl_kind;
     o.rotation.kind = c.rotation;
+    o.fold_renorm = c.fold;
     GpuIndexTurboQuant index(c.d, o, Metric::kInnerProduct);
     ASSERT_TRUE(index.gpu_encode_supported()) << name(c);
     const size_t n = c.d >= 1000 ? 3000 : 20000;
@@ -158,6 +162,38 @@ TEST(GpuEncode, RejectsNormOverflowLikeTheCpu) {
   EXPECT_THROW(index.encode(3, x.data(), codes.data()), Error);
   EXPECT_THROW(index.add(3, x.data()), Error);
   EXPECT_EQ(index.ntotal(), 0u);
+}
+
+// A float16 norm slot holds at most 65504: like the CPU, the GPU encode refuses a row whose stored value (‖x‖, or
+// ‖x‖/ρ folded) does not fit instead of storing Inf, and names the row.
+TEST(GpuEncode, RejectsScalesAFloat16SlotCannotHold) {
+  TQ_REQUIRE_GPU();
+  const int d = 64;
+  const size_t n = 40;
+  for (bool fold : {false, true}) {
+    TurboQuantizerOptions o;
+    o.store_renorm = true;
+    o.fp16_norm = true;
+    o.fold_renorm = fold;
+    GpuIndexTurboQuant index(d, o, Metric::kInnerProduct);
+    std::vector<float> x = testing::clustered(n, d, 4, 0.5f, 11);
+    // Row 29 scaled to ‖x‖ = 70000 (plain) or 65400 (fold: ‖x‖/ρ > 65504 unless ρ > 0.998, checked on the CPU).
+    double ss = 0;
+    for (int j = 0; j < d; ++j) ss += double(x[29 * d + j]) * x[29 * d + j];
+    const float scale = float((fold ? 65400.0 : 70000.0) / std::sqrt(ss));
+    for (int j = 0; j < d; ++j) x[29 * d + j] *= scale;
+    std::vector<uint8_t> cpu(n * index.code_size()), gpu(n * index.code_size());
+    EXPECT_THROW(index.quantizer().encode(n, x.data(), cpu.data()), Error) << "fold " << fold;
+    try {
+      index.add(n, x.data());
+      ADD_FAILURE() << "expected an error, fold " << fold;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("row 29"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("65504"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(index.ntotal(), 0u);
+    EXPECT_THROW(index.encode(n, x.data(), gpu.data()), Error) << "fold " << fold;
+  }
 }
 
 }  // namespace

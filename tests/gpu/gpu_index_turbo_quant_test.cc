@@ -31,6 +31,14 @@ TurboQuantizerOptions opts(double bits, bool renorm, bool qjl = false, QjlKind k
   return o;
 }
 
+/// fold_renorm codes: ‖x‖/ρ in the norm slot (f32, or f16), no separate ρ.
+TurboQuantizerOptions folded(double bits, bool fp16) {
+  TurboQuantizerOptions o = opts(bits, true);
+  o.fold_renorm = true;
+  o.fp16_norm = fp16;
+  return o;
+}
+
 const char* est_name(Estimator e) { return e == Estimator::kMse ? "mse" : e == Estimator::kRenorm ? "renorm" : "qjl"; }
 
 /// With rerank over every vector (k·rerank_factor ≥ n) both sides rescore all codes with the same float
@@ -79,9 +87,12 @@ TEST(GpuIndexTurboQuant, SameResultsAsCpuWithFullRerank) {
       {64, opts(3, true, true), Estimator::kQjl},
       {48, opts(2, true, true, QjlKind::kGaussian), Estimator::kQjl},
       {200, opts(4, true), Estimator::kRenorm},  // 7 chunks: the scan's unrolled groups and its tail
+      {100, folded(4, true), Estimator::kRenorm},    // ‖x‖/ρ in an f16 slot (inner product only)
+      {80, folded(3.5, false), Estimator::kRenorm},  // ‖x‖/ρ in an f32 slot
   };
   for (const Case& c : cases) {
     for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
+      if (c.o.fold_renorm && metric == Metric::kL2) continue;  // refused: L2 needs ‖x‖² (RejectsBadInput)
       GpuIndexTurboQuant index(c.d, c.o, metric);
       const std::vector<float> x = clustered(n, c.d, 20, 0.6f, seed + c.d);
       index.add(n, x.data());
@@ -550,6 +561,15 @@ TEST(GpuIndexTurboQuant, RejectsBadInput) {
   GpuSearchParams renorm;
   renorm.estimator = Estimator::kRenorm;  // codes built without store_renorm
   EXPECT_THROW(index.search(1, x.data(), 5, renorm, D.data(), I.data()), Error);
+  try {
+    GpuIndexTurboQuant l2(d, folded(4, true), Metric::kL2);
+    ADD_FAILURE() << "L2 over fold_renorm codes was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fold_renorm"), std::string::npos) << e.what();
+  }
+  GpuIndexTurboQuant fold(d, folded(4, false), Metric::kInnerProduct);
+  fold.add(50, x.data());
+  EXPECT_THROW(fold.search(1, x.data(), 5, {}, D.data(), I.data()), Error);  // default mse: ‖x‖ is not kept
   GpuSearchParams neg;
   neg.rerank_factor = -1;
   EXPECT_THROW(index.search(1, x.data(), 5, neg, D.data(), I.data()), Error);

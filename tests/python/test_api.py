@@ -427,3 +427,36 @@ def test_every_public_callable_has_a_docstring():
                 if not (getattr(member, "__doc__", None) or "").strip():
                     missing.append(f"{n}.{m}")
     assert not missing, f"no docstring: {missing}"
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine"])
+def test_fold_renorm_keeps_the_ranking_in_two_bytes_per_vector(tmp_path, rng, metric):
+    xb, xq = clustered(rng, n=3000, nq=30)
+    plain = tqsearch.IndexTurboQuant(64, bits=4, metric=metric)
+    fold = tqsearch.IndexTurboQuant(64, bits=4, metric=metric, fold_renorm=True, fp16_norm=True)
+    assert (fold.fold_renorm, fold.fp16_norm, plain.fold_renorm) == (True, True, False)
+    assert fold.code_size == 64 * 4 // 8 + 2 == plain.code_size - 6
+    plain.add(xb)
+    fold.add(xb)
+    Dp, Ip = plain.search(xq, 10)
+    Df, If = fold.search(xq, 10)
+    # ‖x‖/ρ rounded to float16 moves each estimate by at most 2^-11 of itself, so the folded list may only differ
+    # by swaps between rows whose unfolded estimates lie within 2·2^-11 of each other: its j-th row, scored by the
+    # unfolded index, is within that of the unfolded j-th best.
+    np.testing.assert_allclose(Df, Dp, rtol=1.0 / 2048, atol=1e-6)
+    Dall, Iall = plain.search(xq, 200)
+    for qi in range(len(xq)):
+        score = dict(zip(Iall[qi].tolist(), Dall[qi].tolist()))
+        got = np.array([score[i] for i in If[qi]])
+        np.testing.assert_allclose(got, Dp[qi], rtol=2.0 / 2048, atol=1e-6)
+    back = tqsearch.deserialize_index(tqsearch.serialize_index(fold))
+    assert back.fold_renorm and back.code_size == fold.code_size
+    np.testing.assert_array_equal(back.search(xq, 10)[1], If)
+    assert tqsearch.index_factory(100, "TQ3.84,Norm16,Fold", metric).code_size == 50
+    with pytest.raises(tqsearch.Error, match="fold_renorm"):
+        fold.search(xq, 10, estimator="mse")
+
+
+def test_fold_renorm_is_refused_for_l2():
+    with pytest.raises(tqsearch.Error, match="L2"):
+        tqsearch.IndexTurboQuant(32, bits=4, metric="l2", fold_renorm=True)
