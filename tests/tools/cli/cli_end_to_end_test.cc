@@ -8,6 +8,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <omp.h>
 #include <sys/wait.h>
 
@@ -289,7 +291,7 @@ TEST_F(CliEndToEnd, BuildInfoSearchProduceTheLibraryResults) {
   for (const std::string& f : std::vector<std::string>{"type          IndexTurboQuant", "d             " + std::to_string(ds.base_m.cols),
                               "metric        l2", "count         " + std::to_string(ds.base_m.rows),
                               "bits          4 per coordinate", "rotation      randomized Hadamard",
-                              "format        tqsearch record TqFl, format version 3", "scan          full codes", "simd", "memory",
+                              "format        tqsearch record TqFl, format version 4", "scan          full codes", "simd", "memory",
                               "file size"}) {
     EXPECT_THAT(info.out, HasSubstr(f));
   }
@@ -528,6 +530,25 @@ TEST_F(CliEndToEnd, RerankModesReachTheIndex) {
 // --prefix-z / --lut-max / --lut-z: build saves them as the index defaults, search overrides them (a bound that
 // admits every row returns the estimator's exact top-k, as an exhaustive rerank of the full layout does), bench
 // takes them for its TurboQuant specs only; bad values and indexes without TurboQuant are refused.
+// ",Fold" (‖x‖/ρ in one slot) builds for inner product, shows in info with its byte count, and is refused for L2
+// with the reason on one line.
+TEST_F(CliEndToEnd, FoldedIndexBuildsForInnerProductAndIsRefusedForL2) {
+  TempDir dir;
+  const Dataset& ds = *data_;
+  const std::string fold = dir.file("fold.tqs");
+  const CliResult b = run_cli(dir, {"build", "--input", ds.base, "--spec", "TQ4,Norm16,Fold", "--metric", "ip",
+                                    "--out", fold});
+  ASSERT_EQ(b.status, 0) << b.err;
+  const CliResult info = run_cli(dir, {"info", fold});
+  ASSERT_EQ(info.status, 0) << info.err;
+  const size_t bits = 8 * ((ds.base_m.cols * 4 + 7) / 8 + 2);
+  EXPECT_THAT(info.out, HasSubstr(std::to_string(bits) + " bits/vector with norm/rho folded into one scale (fp16)"));
+  expect_one_line_error(run_cli(dir, {"build", "--input", ds.base, "--spec", "TQ4,Norm16,Fold", "--metric", "l2",
+                                      "--out", dir.file("l2.tqs")}),
+                        1, {"fold_renorm", "L2"});
+  EXPECT_FALSE(std::ifstream(dir.file("l2.tqs")).good());  // nothing written
+}
+
 TEST_F(CliEndToEnd, ScanFlagsReachTheIndex) {
   TempDir dir;
   const Dataset& ds = *data_;
