@@ -17,7 +17,8 @@
 ///                                                   QJL (unbiased) estimator. "TQ3,QJL" = 3 mse bits + 1 QJL bit.
 ///                  | "Center"                    → learn a mean vector μ in train() and encode x − μ (codebooks stay
 ///                                                   data-oblivious; the index then needs train() before add()); for
-///                                                   L2 — with IP / cosine it lowers recall when ‖μ‖ is large (see
+///                                                   L2 and cosine (ranked as L2 on centered unit vectors; zero rows
+///                                                   refused) — with IP it lowers recall when ‖μ‖ is large (see
 ///                                                   index_turbo_quant.h)
 ///                  | "OptCos"                    → optimize_cosine: choose each code to maximize ⟨y, ŷ⟩/‖ŷ‖
 ///                                                   (renormalized estimator only; encode ~16× slower)

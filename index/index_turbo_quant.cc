@@ -29,7 +29,33 @@ inline faiss::Index::idx_t chunk_rows(int d) {
   return faiss::Index::idx_t(std::max<size_t>(256, kChunkFloats / size_t(d)));
 }
 
-Metric scanner_metric(IndexMetric m) { return m == IndexMetric::kL2 ? Metric::kL2 : Metric::kInnerProduct; }
+// Cosine with centering ranks as L2 on centered unit vectors (see ranks_as_l2 in the header).
+Metric scanner_metric(IndexMetric m, bool center) {
+  return m == IndexMetric::kL2 || (m == IndexMetric::kCosine && center) ? Metric::kL2 : Metric::kInnerProduct;
+}
+
+// x / ‖x‖ into out (d); a zero row stays zero. ‖x‖² = s (double, from the caller). The float factor is the usual
+// path; rows so small that 1/‖x‖ overflows a float (‖x‖ < ~3e−39: every value subnormal) scale in double.
+void normalize_row(const float* row, size_t d, double s, float* out) {
+  if (!(s > 0)) {
+    std::fill(out, out + d, 0.0f);
+    return;
+  }
+  const double inv = 1.0 / std::sqrt(s);
+  if (inv < double(FLT_MAX)) {
+    const float f = float(inv);
+    for (size_t j = 0; j < d; ++j) out[j] = row[j] * f;
+  } else {
+    for (size_t j = 0; j < d; ++j) out[j] = float(double(row[j]) * inv);
+  }
+}
+
+bool is_zero_row(const float* row, size_t d) {
+  for (size_t j = 0; j < d; ++j) {
+    if (row[j] != 0.0f) return false;
+  }
+  return true;
+}
 
 IndexMetric from_faiss_metric(faiss::MetricType m) {
   if (m == faiss::METRIC_INNER_PRODUCT) return IndexMetric::kInnerProduct;
@@ -107,7 +133,7 @@ void IndexTurboQuant::init() {
            "IndexTurboQuant: scan_bits must be -1 (recommended), 0 (full codes) or 1..4 (prefix scan), got "
                << options_.scan_bits);
   scanner_ = std::make_unique<FlatScanner>(
-      *tq_, scanner_metric(metric_),
+      *tq_, scanner_metric(metric_, options_.center),
       options_.scan_bits < 0 ? FlatLayout::recommended(*tq_) : FlatLayout{options_.scan_bits});
   validate_search_params(options_.search);
   mean_.clear();
@@ -157,7 +183,7 @@ void IndexTurboQuant::train(idx_t n, const float* x) {
     const idx_t rows = chunk_rows(d);  // bounds the normalized copy
     for (idx_t i0 = 0; i0 < n; i0 += rows) {
       const idx_t ni = std::min<idx_t>(n - i0, rows);
-      const float* xi = prepare_input(ni, x + size_t(i0) * dd, buf, "train", false);
+      const float* xi = prepare_input(ni, x + size_t(i0) * dd, buf, "train", false, i0);
       for (idx_t i = 0; i < ni; ++i) {
         const float* row = xi + size_t(i) * dd;
         for (size_t j = 0; j < dd; ++j) sum[j] += double(row[j]);
@@ -200,6 +226,10 @@ void IndexTurboQuant::set_mean(const float* mean) {
   is_trained = true;
 }
 
+bool IndexTurboQuant::ranks_as_l2() const {
+  return metric_ == IndexMetric::kL2 || (metric_ == IndexMetric::kCosine && options_.center);
+}
+
 float IndexTurboQuant::mean_dot(const float* q) const {
   if (mean_.empty()) return 0.0f;
   double s = 0;
@@ -207,10 +237,10 @@ float IndexTurboQuant::mean_dot(const float* q) const {
   return float(s);
 }
 
-void IndexTurboQuant::encode_rows(idx_t n, const float* x, uint8_t* out, std::vector<float>& buf,
-                                  const char* what) const {
+void IndexTurboQuant::encode_rows(idx_t n, const float* x, uint8_t* out, std::vector<float>& buf, const char* what,
+                                  idx_t row0) const {
   if (metric_ == IndexMetric::kCosine) {
-    tq_->encode(size_t(n), prepare_input(n, x, buf, what, true), out);
+    tq_->encode(size_t(n), prepare_input(n, x, buf, what, true, row0), out);
     return;
   }
   // Rows go to the quantizer as they are (centered inside it: no copy of x − μ): its encode checks every row (NaN/Inf,
@@ -223,8 +253,8 @@ void IndexTurboQuant::encode_rows(idx_t n, const float* x, uint8_t* out, std::ve
       tq_->encode(size_t(n), x, out);
     }
   } catch (const Error&) {
-    prepare_input(n, x, buf, what, false);  // throws "IndexTurboQuant::<what>: vector i has a non-finite value ..."
-    throw;                                  // overflow: the quantizer's message
+    prepare_input(n, x, buf, what, false, row0);  // throws "IndexTurboQuant::<what>: vector i has a non-finite ..."
+    throw;                                        // overflow: the quantizer's message
   }
 }
 
@@ -237,7 +267,7 @@ void IndexTurboQuant::check_trained(const char* what) const {
 }
 
 const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector<float>& buf, const char* what,
-                                            bool subtract_mean) const {
+                                            bool subtract_mean, idx_t row0) const {
   const size_t dd = size_t(d);
   // Branch-free scan first (exponent bits all ones ⇔ NaN/Inf; vectorizes), the exact location only on failure.
   uint32_t any_bad = 0;
@@ -251,7 +281,7 @@ const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector
     for (idx_t i = 0; i < n; ++i) {
       const float* row = x + size_t(i) * dd;
       for (size_t j = 0; j < dd; ++j) {
-        TQ_CHECK(std::isfinite(row[j]), "IndexTurboQuant::" << what << ": vector " << i
+        TQ_CHECK(std::isfinite(row[j]), "IndexTurboQuant::" << what << ": vector " << row0 + i
                                                             << " has a non-finite value " << row[j]
                                                             << " at coordinate " << j
                                                             << "; all values must be finite (no NaN/Inf)");
@@ -269,9 +299,13 @@ const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector
     if (cosine) {
       double s = 0;
       for (size_t j = 0; j < dd; ++j) s += double(row[j]) * row[j];
-      // A zero vector stays zero: every score against it (or from it) is 0.
-      const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
-      for (size_t j = 0; j < dd; ++j) out[j] = row[j] * inv;
+      // A zero vector stays zero: every score against it (or from it) is 0. Centered, its code would be the code
+      // of −μ, and the L2 ranking of centered cosine (‖x̂‖ = 1) has no way to score it 0: refused.
+      TQ_CHECK(!(center && s == 0),
+               "IndexTurboQuant::" << what << ": row " << row0 + i
+                                   << " is the zero vector: a centered cosine index cannot represent it; drop it "
+                                      "or use inner product");
+      normalize_row(row, dd, s, out);
     } else {
       std::copy(row, row + dd, out);
     }
@@ -295,7 +329,8 @@ void IndexTurboQuant::add(idx_t n, const float* x) {
     const idx_t rows = chunk_rows(d);
     for (idx_t i0 = 0; i0 < n; i0 += rows) {
       const idx_t ni = std::min<idx_t>(n - i0, rows);
-      encode_rows(ni, x + size_t(i0) * size_t(d), codes.data() + old_size + size_t(i0) * code_size, buf, "add");
+      encode_rows(ni, x + size_t(i0) * size_t(d), codes.data() + old_size + size_t(i0) * code_size, buf, "add",
+                  i0);
     }
     scanner_->add(size_t(n), codes.data() + old_size);
   } catch (...) {
@@ -386,7 +421,7 @@ void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances,
   const float* q = prepare_input(n, x, buf, "search", false);  // normalized for cosine, not centered
   check_scanner_in_sync();
   if (sel != nullptr) {
-    search_selected(n, q, k, p, *sel, distances, labels);  // the distance computer centers
+    search_selected(n, q, k, p, *sel, distances, labels);  // the distance computer centers; zero queries score 0
     return;
   }
   if (ntotal == 0) {
@@ -396,24 +431,39 @@ void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances,
     return;
   }
   FlatSearchStats st;
-  const bool center = !mean_.empty();
-  if (center && metric_ == IndexMetric::kL2) {
-    // ‖q − x‖² = ‖(q − μ) − (x − μ)‖²: the scanner sees centered queries and codes.
-    std::vector<float> qc;
-    const float* qq = prepare_input(n, q, qc, "search", true);
-    scanner_->search(size_t(n), qq, codes.data(), int(k), p, distances, labels, stats ? &st : nullptr);
-  } else {
-    scanner_->search(size_t(n), q, codes.data(), int(k), p, distances, labels, stats ? &st : nullptr);
-    if (center) {
-      // ⟨q, x⟩ = ⟨q, x − μ⟩ + ⟨q, μ⟩: the same constant for every row of a query (ranking unchanged).
-      for (idx_t qi = 0; qi < n; ++qi) {
-        const float c = mean_dot(q + size_t(qi) * size_t(d));
-        float* D = distances + size_t(qi) * size_t(k);
-        const idx_t* I = labels + size_t(qi) * size_t(k);
-        for (idx_t j = 0; j < k; ++j) {
-          if (I[j] >= 0) D[j] += c;
-        }
+  FlatSearchStats* stp = stats ? &st : nullptr;
+  const size_t dd = size_t(d), kk = size_t(k);
+  // Cosine: a zero query normalizes to 0 and scores 0 against every row (FAISS semantics); it gets the first k
+  // rows, distance 0, without a scan (centered, the scanner would rank −μ instead).
+  size_t zeros = 0;
+  if (metric_ == IndexMetric::kCosine) {
+    for (idx_t qi = 0; qi < n; ++qi) {
+      if (!is_zero_row(q + size_t(qi) * dd, dd)) continue;
+      ++zeros;
+      float* D = distances + size_t(qi) * kk;
+      idx_t* I = labels + size_t(qi) * kk;
+      for (size_t j = 0; j < kk; ++j) {
+        D[j] = j < size_t(ntotal) ? 0.0f : -FLT_MAX;
+        I[j] = j < size_t(ntotal) ? idx_t(j) : idx_t(-1);
       }
+    }
+  }
+  if (zeros == 0) {
+    search_prepared(n, q, k, p, distances, labels, stp);
+  } else if (zeros < size_t(n)) {
+    // Search the non-zero queries as one batch and scatter their results back.
+    std::vector<idx_t> rows;
+    for (idx_t qi = 0; qi < n; ++qi) {
+      if (!is_zero_row(q + size_t(qi) * dd, dd)) rows.push_back(qi);
+    }
+    const size_t m = rows.size();
+    std::vector<float> qs(m * dd), Ds(m * kk);
+    std::vector<idx_t> Is(m * kk);
+    for (size_t r = 0; r < m; ++r) std::copy_n(q + size_t(rows[r]) * dd, dd, qs.data() + r * dd);
+    search_prepared(idx_t(m), qs.data(), k, p, Ds.data(), Is.data(), stp);
+    for (size_t r = 0; r < m; ++r) {
+      std::copy_n(Ds.data() + r * kk, kk, distances + size_t(rows[r]) * kk);
+      std::copy_n(Is.data() + r * kk, kk, labels + size_t(rows[r]) * kk);
     }
   }
   if (stats) {
@@ -423,10 +473,46 @@ void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances,
   }
 }
 
+void IndexTurboQuant::search_prepared(idx_t n, const float* q, idx_t k, const FlatSearchParams& p, float* distances,
+                                      idx_t* labels, FlatSearchStats* stats) const {
+  const size_t dd = size_t(d), kk = size_t(k);
+  const bool center = !mean_.empty();
+  if (center && ranks_as_l2()) {
+    // L2: ‖q − x‖² = ‖(q − μ) − (x − μ)‖². Cosine (unit q̂, x̂): ⟨q̂, x̂⟩ = 1 − ‖(q̂ − μ) − (x̂ − μ)‖²/2. The scanner
+    // (Metric::kL2) sees centered queries and codes and reports ‖q − μ‖² + ‖x − μ‖² − 2·⟨q − μ, x − μ⟩_est.
+    std::vector<float> qc(size_t(n) * dd);
+    const float* mu = mean_.data();
+    for (idx_t qi = 0; qi < n; ++qi) {
+      const float* row = q + size_t(qi) * dd;
+      float* out = qc.data() + size_t(qi) * dd;
+      for (size_t j = 0; j < dd; ++j) out[j] = row[j] - mu[j];
+    }
+    scanner_->search(size_t(n), qc.data(), codes.data(), int(k), p, distances, labels, stats);
+    if (metric_ == IndexMetric::kCosine) {
+      for (size_t t = 0; t < size_t(n) * kk; ++t)
+        distances[t] = labels[t] >= 0 ? cosine_from_centered_l2(distances[t]) : -FLT_MAX;
+    }
+    return;
+  }
+  scanner_->search(size_t(n), q, codes.data(), int(k), p, distances, labels, stats);
+  if (center) {
+    // Inner product: ⟨q, x⟩ = ⟨q, x − μ⟩ + ⟨q, μ⟩, the same constant for every row of a query (ranking unchanged).
+    for (idx_t qi = 0; qi < n; ++qi) {
+      const float c = mean_dot(q + size_t(qi) * dd);
+      float* D = distances + size_t(qi) * kk;
+      const idx_t* I = labels + size_t(qi) * kk;
+      for (size_t j = 0; j < kk; ++j) {
+        if (I[j] >= 0) D[j] += c;
+      }
+    }
+  }
+}
+
 void IndexTurboQuant::search_selected(idx_t n, const float* x, idx_t k, const FlatSearchParams& p,
                                       const faiss::IDSelector& sel, float* distances, idx_t* labels) const {
   const bool l2 = metric_ == IndexMetric::kL2;
-  // x is already normalized for cosine: score it as plain inner product.
+  // x is already normalized for cosine; the distance computer centers it (cosine with centering: L2 form, converted)
+  // and scores a zero cosine query 0 against every row, so the first selected rows come first.
   parallel_for_rethrow(n, [&](int64_t qi) {
     internal::TurboQuantDistanceComputer dc(*this, p.estimator);
     dc.set_query(x + size_t(qi) * size_t(d));

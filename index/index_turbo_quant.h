@@ -6,12 +6,25 @@
 /// Optional centering (options.center, factory token ",Center"): the codebooks stay data-oblivious, but train()
 /// learns one mean vector μ (the mean of the given rows; for cosine, of the normalized rows) and every stored code
 /// is the code of x − μ. Data far from the origin (SIFT) otherwise spends its bits on the common mean direction.
-/// Distances keep their meaning: L2 ‖q − x‖² = ‖(q − μ) − (x − μ)‖²; IP ⟨q, x⟩ = ⟨q, x − μ⟩ + ⟨q, μ⟩ (the constant
-/// is added, so distances stay estimates of the true inner product); cosine normalizes, then centers, then IP.
-/// Caveat for IP / cosine: the estimate's error grows with the part of q orthogonal to x − μ, and an uncentered q
-/// keeps its whole component along μ; on data with a strong common direction centering therefore *lowers* IP recall
-/// (unit rows around a shared offset, clustered-100k-1536: 10-R@10 0.635 → 0.219), while near-centered data gains
-/// (GloVe +1.2 points). Use it for L2 (SIFT: +3 to +10 points), for IP / cosine only when ‖μ‖ is small.
+/// Distances keep their meaning:
+///  - L2: ‖q − x‖² = ‖(q − μ) − (x − μ)‖²: the scanner sees q − μ and the codes of x − μ.
+///  - Cosine: rows and queries are unit vectors x̂, q̂ after normalization, so
+///    ⟨q̂, x̂⟩ = (‖q̂‖² + ‖x̂‖² − ‖q̂ − x̂‖²)/2 = 1 − ‖(q̂ − μ) − (x̂ − μ)‖²/2: the index ranks as L2 on centered queries
+///    and codes (scanner in Metric::kL2) and reports 1 − L2/2 (cosine_from_centered_l2), an estimate of ⟨q̂, x̂⟩
+///    (descending; metric_type stays METRIC_INNER_PRODUCT). Search, IDSelector search, range_search and the
+///    distance computer (HNSW storage, symmetric_dis from the two reconstructions) all use this rule. A zero row
+///    cannot be represented (cosine scores it 0, but ‖x̂‖ = 1 is what the identity needs and its code would be the
+///    code of −μ): add / sa_encode refuse it with an error naming the row (the index is left unchanged), so no code
+///    for add_sa_codes can come from one. On unit rows around a strong common offset this ranks far better than
+///    the inner-product form below (clustered 100k × 1536 unit rows, TQ4 10-R@10: cosine 0.635, cosine centered
+///    with the IP form 0.219, with this rule 0.755; GloVe cosine 0.864 / 0.876 / 0.886; bench/RESULTS.md).
+///  - IP: ⟨q, x⟩ = ⟨q, x − μ⟩ + ⟨q, μ⟩; the scanner sees q (not centered) and the constant is added, so distances
+///    stay estimates of the true inner product. General IP cannot use the L2 identity (it would need ‖x‖², i.e.
+///    ⟨μ, x⟩ per row, which the row code does not hold). Caveat: the estimate's error grows with the part of q
+///    orthogonal to x − μ, and the uncentered q keeps its whole component along μ; on data with a strong common
+///    direction centering therefore *lowers* IP recall (the set above as IP: 0.635 → 0.219), while near-centered
+///    data gain (GloVe +1.2 points). Use centering for L2 (SIFT: +3 to +10 points) and cosine, for IP only when ‖μ‖
+///    is small (unit-norm data: build the index as cosine).
 /// reconstruct / sa_decode add μ back, sa_encode subtracts it. With centering on, is_trained is false until
 /// train() (or set_mean()); add / sa_encode / add_sa_codes / sa_decode on an untrained index throw.
 ///
@@ -22,10 +35,13 @@
 ///
 /// Metrics: inner product (distances = IP estimates, descending), L2 (squared-L2 estimates
 /// ‖q‖² + ‖x‖² − 2⟨q, x⟩, ascending), cosine (vectors normalized at add and queries at search, inner product
-/// inside; metric_type reports METRIC_INNER_PRODUCT).
+/// inside — L2 on centered unit vectors when centered, see above; metric_type reports METRIC_INNER_PRODUCT). A zero
+/// query under cosine scores 0 against every row (FAISS semantics): search returns the first k rows (the first
+/// selected ones with an IDSelector) with distance 0, −1 / −FLT_MAX beyond ntotal, without a scan.
 ///
 /// Errors: every check of this layer throws tqsearch::Error (quant/error.h; a std::runtime_error): bad
-/// dimensions, k <= 0, NaN/Inf in vectors or queries, options the quantizer cannot serve, out-of-range keys.
+/// dimensions, k <= 0, NaN/Inf in vectors or queries, zero rows added to a centered cosine index, options the
+/// quantizer cannot serve, out-of-range keys.
 /// Exceptions of quant/ (also tqsearch::Error) propagate unchanged. FAISS wrappers around this index throw their
 /// own faiss::FaissException for their own checks.
 ///
@@ -51,7 +67,7 @@ namespace tqsearch {
 enum class IndexMetric : uint32_t {
   kInnerProduct = 0,  ///< ⟨q, x⟩, larger is closer (faiss::METRIC_INNER_PRODUCT)
   kL2 = 1,            ///< ‖q − x‖², smaller is closer (faiss::METRIC_L2)
-  kCosine = 2,        ///< ⟨q/‖q‖, x/‖x‖⟩: normalize at add and at query, inner product inside
+  kCosine = 2,        ///< ⟨q/‖q‖, x/‖x‖⟩: normalize at add and at query; inner product inside (centered: L2)
 };
 
 /// "ip", "l2", "cosine".
@@ -62,8 +78,9 @@ struct IndexTurboQuantOptions {
   /// The codes: mse bits per coordinate (1, 2, 3, 4, 8 or fractional such as 2.5 / 3.5), rotation kind and seed,
   /// optional renorm factor ρ and QJL sketch. The index default stores ρ (renormalized estimator).
   TurboQuantizerOptions quantizer = default_quantizer();
-  /// Learn a mean vector μ in train() and encode x − μ (see the file comment: for L2; for IP / cosine only when the
-  /// mean is small). Off by default: the index then needs no training. Saved by write_index (format v2).
+  /// Learn a mean vector μ in train() and encode x − μ (see the file comment: for L2 and cosine; for IP only when
+  /// the mean is small; cosine then refuses zero rows). Off by default: the index then needs no training. Saved by
+  /// write_index (format v2).
   bool center = false;
   /// Scan layout (FlatLayout::scan_bits): −1 = FlatLayout::recommended (full codes up to 4 bits, a 2-bit prefix
   /// scan above); 0 = scan the full codes; 1..4 = prefix scan with that many bits per coordinate, bounded by
@@ -119,7 +136,13 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   IndexMetric metric() const { return metric_; }
   const IndexTurboQuantOptions& options() const { return options_; }
   const TurboQuantizer& quantizer() const { return *tq_; }
+  /// The scanner over the codes: Metric::kL2 when ranks_as_l2(), else Metric::kInnerProduct.
   const FlatScanner& scanner() const { return *scanner_; }
+  /// Whether rows are ranked by a squared-L2 estimate on centered data: L2, and cosine with centering (file comment).
+  bool ranks_as_l2() const;
+  /// Cosine estimate ⟨q̂, x̂⟩ of unit q̂, x̂ from the squared-L2 estimate of ‖(q̂ − μ) − (x̂ − μ)‖² = ‖q̂ − x̂‖²:
+  /// (‖q̂‖² + ‖x̂‖² − l2)/2 = 1 − l2/2.
+  static float cosine_from_centered_l2(float l2) { return 1.0f - 0.5f * l2; }
   /// Change the default search parameters (validated as in the constructor).
   void set_search_params(const FlatSearchParams& params);
 
@@ -135,12 +158,13 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   /// Set μ directly (index I/O, or a mean computed elsewhere, e.g. over a larger stream than fits in memory).
   /// Requires centering on, an empty index and finite values; sets is_trained. @param mean (d) float32
   void set_mean(const float* mean);
-  /// ⟨q, μ⟩ for a prepared (normalized for cosine) query: the constant an IP/cosine search adds to the estimate of
-  /// ⟨q, x − μ⟩. 0 without centering. @param q (d)
+  /// ⟨q, μ⟩ for a query: the constant an inner-product search of a centered index adds to the estimate of
+  /// ⟨q, x − μ⟩ (cosine indexes rank as L2 instead). 0 without centering. @param q (d)
   float mean_dot(const float* q) const;
   /// Πμ, (d) floats in the rotated domain (empty until trained): symmetric distances use it.
   const std::vector<float>& mean_rotated() const { return mean_rotated_; }
-  /// @param x  (n, d) float32; rejects NaN/Inf (message names the row). Row numbers ntotal..ntotal+n−1.
+  /// @param x  (n, d) float32; rejects NaN/Inf, and zero rows for cosine with centering (the message names the row;
+  /// the index is left as it was). Row numbers ntotal..ntotal+n−1.
   void add(idx_t n, const float* x) override;
   /// Append n codes produced by sa_encode of a compatible index (same options and d). Per-vector factors are
   /// checked (finite norm >= 0, finite ρ > 0, finite γ >= 0). @param codes (n, code_size)
@@ -169,14 +193,14 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   void reconstruct(idx_t key, float* recons) const override;
   void reconstruct_n(idx_t i0, idx_t ni, float* recons) const override;
 
-  /// Standalone codec: the exact codes add() stores (cosine: of the normalized vector; centered: of x − μ).
-  /// @param bytes (n, code_size)
+  /// Standalone codec: the exact codes add() stores (cosine: of the normalized vector; centered: of x − μ; the same
+  /// refusals as add). @param bytes (n, code_size)
   void sa_encode(idx_t n, const float* x, uint8_t* bytes) const override;
   /// @param bytes (n, code_size) @param x (n, d) mse reconstruction (+ μ when centered)
   void sa_decode(idx_t n, const uint8_t* bytes, float* x) const override;
 
   /// Distance computer with the default estimator (HNSW storage, FAISS utilities): distances as search reports
-  /// them (IP estimate, or squared-L2 estimate); symmetric_dis compares two mse reconstructions.
+  /// them (IP / cosine estimate, or squared-L2 estimate); symmetric_dis compares two mse reconstructions.
   faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override;
   /// Same with an explicit estimator.
   std::unique_ptr<faiss::FlatCodesDistanceComputer> make_distance_computer(Estimator estimator) const;
@@ -190,15 +214,22 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
                                   FlatSearchStats** stats) const;
   void validate_search_params(const FlatSearchParams& p) const;
   /// Rows ready for the quantizer/scanner: checked finite, normalized for cosine, and μ subtracted when
-  /// `subtract_mean` and the index is centered. Returns x or `buf`'s data.
-  const float* prepare_input(idx_t n, const float* x, std::vector<float>& buf, const char* what,
-                             bool subtract_mean) const;
+  /// `subtract_mean` and the index is centered (cosine: a zero row is then refused). Errors name row row0 + i.
+  /// Returns x or `buf`'s data.
+  const float* prepare_input(idx_t n, const float* x, std::vector<float>& buf, const char* what, bool subtract_mean,
+                             idx_t row0 = 0) const;
   /// Codes of n rows as add() stores them (normalized / centered as the index requires) into out (n, code_size).
-  void encode_rows(idx_t n, const float* x, uint8_t* out, std::vector<float>& buf, const char* what) const;
+  /// row0: the number of the first row in error messages.
+  void encode_rows(idx_t n, const float* x, uint8_t* out, std::vector<float>& buf, const char* what,
+                   idx_t row0 = 0) const;
   /// Throws unless the index can encode/decode (trained when centering is on).
   void check_trained(const char* what) const;
   void search_selected(idx_t n, const float* x, idx_t k, const FlatSearchParams& p, const faiss::IDSelector& sel,
                        float* distances, idx_t* labels) const;
+  /// The scanner search of n prepared (normalized for cosine, not centered, non-zero for cosine) queries on a
+  /// non-empty index: centers the queries when ranks_as_l2(), converts or offsets the distances.
+  void search_prepared(idx_t n, const float* q, idx_t k, const FlatSearchParams& p, float* distances, idx_t* labels,
+                       FlatSearchStats* stats) const;
   void check_scanner_in_sync() const;
 
   IndexMetric metric_;

@@ -15,6 +15,10 @@
 //              fs = TurboQuant + PQ fast-scan + Flat (no slow PQ training); tq = TurboQuant + Flat;
 //              grid = TurboQuant rates 1–4 × {Center, OptCos, Norm16} + equal-byte rates vs PQx8 + PQx8 + Flat;
 //              gridtq = the same without PQ
+//   --cosine builds the TurboQuant specs of inner-product sets with IndexMetric::kCosine (index_factory's
+//   IndexMetric overload) instead of inner product; FAISS methods stay inner product. Only for unit-norm sets
+//   (checked: every row within 1e-3 of norm 1), where the ground truth by inner product is the cosine one.
+//   Labels get a " (cos)" suffix.
 //   --large (or TQSEARCH_BENCH_LARGE=1) adds the generated sets clustered-1m-128 and clustered-100k-1536
 //   (slow on 2 cores: defaults to 200 queries there).
 //
@@ -200,6 +204,7 @@ struct Method {
   std::string family;  // for grouping in the report
   double bits = 0;     // bits per coordinate of the code (TQ: mse bits; FAISS: matched budget)
   std::function<std::unique_ptr<faiss::Index>(int d, faiss::MetricType)> make;
+  std::string tq_desc = {};  // tqsearch::index_factory description (TurboQuant methods; --cosine rebuilds from it)
 };
 
 int closest_divisor(int d, double target) {
@@ -219,9 +224,8 @@ std::string rate_string(double r) {
 std::vector<Method> methods_for(int d, faiss::MetricType metric, const std::string& which) {
   std::vector<Method> out;
   auto tq = [&](const std::string& desc, double bits) {
-    out.push_back({desc, "TurboQuant", bits, [desc](int dd, faiss::MetricType m) {
-                     return tqsearch::index_factory(dd, desc, m);
-                   }});
+    out.push_back({desc, "TurboQuant", bits,
+                   [desc](int dd, faiss::MetricType m) { return tqsearch::index_factory(dd, desc, m); }, desc});
   };
   if (which == "grid" || which == "gridtq") {
     // Recall per byte of the TurboQuant options: internal centering × optimize_cosine × fp16 norm × rate, against
@@ -350,14 +354,20 @@ double timed_search(const faiss::Index& index, const Dataset& ds, int k, double*
 }
 
 Row run_method(const Dataset& ds, const Method& m, size_t train_rows, const std::vector<int>& threads,
-               int build_threads) {
+               int build_threads, bool cosine) {
   Row row;
   row.dataset = ds.name;
   row.label = m.label;
   row.family = m.family;
   row.bits = m.bits;
   omp_set_num_threads(build_threads);
-  auto index = m.make(ds.d, ds.metric);
+  std::unique_ptr<faiss::Index> index;
+  if (cosine && !m.tq_desc.empty()) {
+    index = tqsearch::index_factory(ds.d, m.tq_desc, tqsearch::IndexMetric::kCosine);
+    row.label += " (cos)";
+  } else {
+    index = m.make(ds.d, ds.metric);
+  }
   const auto t0 = Clock::now();
   if (!index->is_trained) {
     // Train on a fixed random subsample (PQ k-means on all 100k rows takes minutes on 2 cores).
@@ -492,6 +502,7 @@ int main(int argc, char** argv) {
   std::string json;
   size_t nq_max = 1000, train_rows = 32768;
   bool nq_given = false;
+  bool cosine = false;
   std::vector<int> threads = {1, 2};
   std::vector<std::string> only;   // --only "TQ4;TQ4,Center": run just these labels
   std::vector<std::string> specs;  // --specs "TQ4,Center,Dense;PQ64": any tqsearch::index_factory descriptions
@@ -508,6 +519,7 @@ int main(int argc, char** argv) {
     if (a == "--data") data_dir = next();
     else if (a == "--sets") sets = next();
     else if (a == "--large") large = true;
+    else if (a == "--cosine") cosine = true;
     else if (a == "--nq") { nq_max = std::stoul(next()); nq_given = true; }
     else if (a == "--train-rows") train_rows = std::stoul(next());
     else if (a == "--methods") which = next();
@@ -520,7 +532,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--data DIR] [--sets a,b] [--large] [--nq N] [--train-rows N] [--threads 1,2] "
-                   "[--methods all|quick|fs|tq|grid|gridtq] [--only \"L1;L2\"] [--specs \"D1;D2\"] [--json FILE]\n",
+                   "[--methods all|quick|fs|tq|grid|gridtq] [--only \"L1;L2\"] [--specs \"D1;D2\"] [--cosine] "
+                   "[--json FILE]\n",
                    argv[0]);
       return a == "--help" ? 0 : 2;
     }
@@ -556,19 +569,39 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "[%s] %zu x %d, %zu queries ready in %.1f s\n", name.c_str(), ds.nb, ds.d, ds.nq,
                  seconds_since(t0));
+    bool cosine_here = false;
+    if (cosine && ds.metric == faiss::METRIC_INNER_PRODUCT) {
+      // Cosine ranks like inner product only on unit rows: otherwise the ground truth would be wrong.
+      double worst = 0;
+      for (const std::vector<float>* v : {&ds.base, &ds.queries}) {
+        for (size_t i = 0; i < v->size() / size_t(ds.d); ++i) {
+          double s = 0;
+          for (int j = 0; j < ds.d; ++j) s += double((*v)[i * ds.d + j]) * (*v)[i * ds.d + j];
+          worst = std::max(worst, std::fabs(std::sqrt(s) - 1.0));
+        }
+      }
+      if (worst > 1e-3) {
+        std::fprintf(stderr, "--cosine: %s is not unit norm (a row's norm is off 1 by %.3g); its TQ specs stay "
+                     "inner product\n", name.c_str(), worst);
+      } else {
+        cosine_here = true;
+      }
+    }
     std::vector<Row> rows;
     std::vector<Method> methods;
     if (specs.empty()) {
       methods = methods_for(ds.d, ds.metric, which);
     } else {
       for (const std::string& sp : specs) {
-        methods.push_back({sp, sp.find("TQ") != std::string::npos ? "TurboQuant" : "FAISS", 0,
-                           [sp](int dd, faiss::MetricType m) { return tqsearch::index_factory(dd, sp, m); }});
+        const bool tq = sp.find("TQ") != std::string::npos;
+        methods.push_back({sp, tq ? "TurboQuant" : "FAISS", 0,
+                           [sp](int dd, faiss::MetricType m) { return tqsearch::index_factory(dd, sp, m); },
+                           tq ? sp : std::string()});
       }
     }
     for (const Method& m : methods) {
       if (!only.empty() && std::find(only.begin(), only.end(), m.label) == only.end()) continue;
-      rows.push_back(run_method(ds, m, train_rows, threads, build_threads));
+      rows.push_back(run_method(ds, m, train_rows, threads, build_threads, cosine_here));
       const Row& r = rows.back();
       std::fprintf(stderr, "  %-14s %6.1f B  build %7.2f s  qps1 %8.0f (cpu %8.0f)  R@1 %.3f  10-R@10 %.3f\n",
                    r.label.c_str(), r.bytes_per_vector, r.build_s, r.qps.empty() ? 0.0 : r.qps[0].second, r.qps_cpu1,

@@ -1,6 +1,7 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
 #include "index/internal/turbo_quant_distance_computer.h"
 
+#include <cfloat>
 #include <cmath>
 #include <limits>
 
@@ -28,23 +29,39 @@ TurboQuantDistanceComputer::TurboQuantDistanceComputer(const IndexTurboQuant& in
 void TurboQuantDistanceComputer::set_query(const float* x) {
   const int d = index_.d;
   valid_query_ = false;
+  zero_query_ = false;
   double s = 0;
   for (int j = 0; j < d; ++j) {
     if (!std::isfinite(x[j])) return;
     s += double(x[j]) * x[j];
   }
   const float* q = x;
-  if (index_.metric() == IndexMetric::kCosine) {
-    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
-    for (int j = 0; j < d; ++j) buf_[j] = x[j] * inv;
+  const bool cosine = index_.metric() == IndexMetric::kCosine;
+  if (cosine) {
+    if (!(s > 0)) {
+      // A zero query scores 0 against every row (FAISS semantics), centered or not.
+      zero_query_ = true;
+      valid_query_ = true;
+      return;
+    }
+    // As IndexTurboQuant::prepare_input: a float factor, in double only when 1/‖x‖ overflows a float.
+    const double inv = 1.0 / std::sqrt(s);
+    if (inv < double(FLT_MAX)) {
+      const float f = float(inv);
+      for (int j = 0; j < d; ++j) buf_[j] = x[j] * f;
+    } else {
+      for (int j = 0; j < d; ++j) buf_[j] = float(double(x[j]) * inv);
+    }
     q = buf_.data();
-    s = s > 0 ? 1.0 : 0.0;
+    s = 1.0;
   }
-  // Centering: L2 scores (q − μ) against codes of x − μ; IP/cosine scores q and adds ⟨q, μ⟩.
+  // Centering: L2 and cosine score (q − μ) against codes of x − μ (cosine converts the squared-L2 estimate with
+  // IndexTurboQuant::cosine_from_centered_l2); IP scores q and adds ⟨q, μ⟩.
   offset_ = 0.0f;
   const std::vector<float>& mu = index_.mean();
+  cosine_l2_ = cosine && !mu.empty();
   if (!mu.empty()) {
-    if (l2_) {
+    if (l2_ || cosine_l2_) {
       s = 0;
       for (int j = 0; j < d; ++j) {
         buf_[j] = q[j] - mu[size_t(j)];
@@ -107,6 +124,7 @@ void TurboQuantDistanceComputer::unpack(const uint8_t* code) {
 
 float TurboQuantDistanceComputer::distance_to_code(const uint8_t* code) {
   if (!valid_query_) return l2_ ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+  if (zero_query_) return 0.0f;
   const VectorFactors f = tq_.factors(code);
   const float dot = dot_rotated(code);
   float ip;
@@ -115,8 +133,9 @@ float TurboQuantDistanceComputer::distance_to_code(const uint8_t* code) {
     case Estimator::kQjl: ip = f.norm * (dot + tq_.qjl_correction(query_, code)); break;
     default: ip = f.norm * dot; break;
   }
-  if (!l2_) return ip + offset_;
-  return query_norm2_ + f.norm * f.norm - 2.0f * ip;
+  if (!l2_ && !cosine_l2_) return ip + offset_;
+  const float l2 = query_norm2_ + f.norm * f.norm - 2.0f * ip;
+  return cosine_l2_ ? IndexTurboQuant::cosine_from_centered_l2(l2) : l2;
 }
 
 void TurboQuantDistanceComputer::decode_rotated(const uint8_t* code, float* out) {
@@ -136,17 +155,20 @@ float TurboQuantDistanceComputer::symmetric_dis(faiss::Index::idx_t i, faiss::In
   decode_rotated(cj, b);
   const float ni = tq_.factors(ci).norm, nj = tq_.factors(cj).norm;
   float acc = 0;
-  if (l2_) {
+  const std::vector<float>& mr = index_.mean_rotated();
+  // Cosine with centering: rows are unit vectors, ⟨x̂i, x̂j⟩ = 1 − ‖(x̂i − μ) − (x̂j − μ)‖²/2 (as search ranks).
+  const bool cosine_l2 = index_.metric() == IndexMetric::kCosine && !mr.empty();
+  if (l2_ || cosine_l2) {
     for (int t = 0; t < d; ++t) {
       const float diff = ni * a[t] - nj * b[t];
       acc += diff * diff;
     }
-    return acc;  // centering cancels in differences
+    // Centering cancels in differences.
+    return cosine_l2 ? IndexTurboQuant::cosine_from_centered_l2(acc) : acc;
   }
   for (int t = 0; t < d; ++t) acc += a[t] * b[t];
-  const std::vector<float>& mr = index_.mean_rotated();
   if (mr.empty()) return ni * nj * acc;
-  // ⟨x̂i + μ, x̂j + μ⟩ = ⟨x̂i, x̂j⟩ + ⟨x̂i, μ⟩ + ⟨x̂j, μ⟩ + ‖μ‖², all in the rotated domain.
+  // Inner product: ⟨x̂i + μ, x̂j + μ⟩ = ⟨x̂i, x̂j⟩ + ⟨x̂i, μ⟩ + ⟨x̂j, μ⟩ + ‖μ‖², all in the rotated domain.
   float ai = 0, bj = 0, mm = 0;
   for (int t = 0; t < d; ++t) {
     ai += a[t] * mr[size_t(t)];

@@ -6,7 +6,9 @@
 ///
 /// Distances are what IndexTurboQuant::search reports: the IP estimate (IP / cosine) or the squared-L2 estimate
 /// ‖q‖² + ‖x‖² − 2·⟨q, x⟩_est (L2). FAISS's IndexHNSW negates IP distances itself. Centered indexes: L2 scores
-/// q − μ against the codes of x − μ; IP/cosine add ⟨q, μ⟩ to the estimate of ⟨q, x − μ⟩.
+/// q − μ against the codes of x − μ; cosine does the same with the normalized q̂ and reports
+/// 1 − L2/2 (IndexTurboQuant::cosine_from_centered_l2; symmetric_dis likewise from the two reconstructions); IP adds
+/// ⟨q, μ⟩ to the estimate of ⟨q, x − μ⟩. A zero query under cosine scores 0 against every code.
 ///
 /// Used inside OpenMP regions by FAISS (HNSW build and search), so nothing here throws after construction: a
 /// query with NaN/Inf gives the worst distance (−inf for IP, +inf for L2) to every code.
@@ -38,8 +40,10 @@ class TurboQuantDistanceComputer final : public faiss::FlatCodesDistanceComputer
   Estimator estimator_;
   bool l2_;
   bool valid_query_ = false;
-  float query_norm2_ = 0;         // ‖q‖² (L2; of q − μ when centered)
-  float offset_ = 0;              // ⟨q, μ⟩ added to IP/cosine distances when centered
+  bool zero_query_ = false;       // cosine: the query is zero, every distance is 0
+  bool cosine_l2_ = false;        // cosine with centering: squared-L2 estimate on centered data, converted
+  float query_norm2_ = 0;         // ‖q‖² (L2; of q − μ when centered, cosine included)
+  float offset_ = 0;              // ⟨q, μ⟩ added to IP distances when centered
   PreparedQuery query_;
   std::vector<float> buf_;         // (2d) scratch
   std::vector<uint8_t> idx_;       // (d) unpacked indices

@@ -1,15 +1,19 @@
 // Copyright tqsearch authors. SPDX-License-Identifier: MIT
 // Centering option of IndexTurboQuant (options.center, factory ",Center"): training contract, the exact distance
-// identities for L2 / IP / cosine, reconstruction, merge, wrappers, index files (v2 with μ, v1 still read).
+// identities for L2 / IP / cosine (cosine ranks as L2 on centered unit vectors), zero rows and zero queries under
+// cosine, reconstruction, merge, wrappers, index files (v2 with μ, v1 still read).
 
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <faiss/IndexHNSW.h>
@@ -177,23 +181,25 @@ TEST(IndexTurboQuantCenter, CosineMeanIsTheMeanOfNormalizedRows) {
   for (int j = 0; j < ds.d; ++j) EXPECT_NEAR(idx.mean()[size_t(j)], expect[size_t(j)], 1e-6f) << j;
 }
 
-// The centered index's distances are exactly those of an uncentered index over x − μ, with the query moved
-// (L2: q − μ) or the constant ⟨q, μ⟩ added (IP, cosine). Checked for search, search with an IDSelector (float
-// scan), range_search and the distance computer.
+// The centered index's distances are exactly those of an uncentered index over x − μ: L2 with the query moved to
+// q − μ; IP with the constant ⟨q, μ⟩ added; cosine as L2 over x̂ − μ with the query q̂ − μ, reported as
+// 1 − L2/2 (= ⟨q̂, x̂⟩ for unit q̂, x̂). Checked for search, search with an IDSelector (float scan), range_search and
+// the distance computer.
 TEST(IndexTurboQuantCenter, DistancesFollowTheCenteringIdentities) {
   const auto& ds = data();
   for (IndexMetric m : {IndexMetric::kL2, IndexMetric::kInnerProduct, IndexMetric::kCosine}) {
     SCOPED_TRACE(index_metric_name(m));
     auto centered = trained_filled(m, centered_options());
     const std::vector<float>& mu = centered->mean();
-    // Reference: the same codes in an uncentered IP/L2 index over x − μ (cosine: normalized x − μ).
+    // Reference: the same codes in an uncentered IP/L2 index over x − μ (cosine: L2 over normalized x − μ).
     const bool cosine = m == IndexMetric::kCosine;
+    const bool centered_query = m == IndexMetric::kL2 || cosine;  // the scanner sees q − μ
     const std::vector<float> base = cosine ? normalized(ds.base, ds.d) : ds.base;
     const std::vector<float> queries = cosine ? normalized(ds.queries, ds.d) : ds.queries;
     std::vector<float> shifted(base);
     for (size_t i = 0; i < ds.nb; ++i)
       for (int j = 0; j < ds.d; ++j) shifted[i * ds.d + j] -= mu[size_t(j)];
-    const IndexMetric ref_metric = m == IndexMetric::kL2 ? IndexMetric::kL2 : IndexMetric::kInnerProduct;
+    const IndexMetric ref_metric = centered_query ? IndexMetric::kL2 : IndexMetric::kInnerProduct;
     IndexTurboQuant ref(ds.d, ref_metric);
     ref.add(idx_t(ds.nb), shifted.data());
     ASSERT_EQ(ref.codes, centered->codes);  // add() encodes exactly x − μ
@@ -204,7 +210,7 @@ TEST(IndexTurboQuantCenter, DistancesFollowTheCenteringIdentities) {
       double c = 0;
       for (int j = 0; j < ds.d; ++j) c += double(queries[q * ds.d + j]) * mu[size_t(j)];
       offset[q] = float(c);
-      if (m == IndexMetric::kL2)
+      if (centered_query)
         for (int j = 0; j < ds.d; ++j) ref_q[q * ds.d + j] -= mu[size_t(j)];
     }
     const int k = 10;
@@ -215,12 +221,15 @@ TEST(IndexTurboQuantCenter, DistancesFollowTheCenteringIdentities) {
     EXPECT_EQ(I, Ir);
     for (size_t q = 0; q < ds.nq; ++q)
       for (int j = 0; j < k; ++j) {
-        const float expect = Dr[q * k + j] + (m == IndexMetric::kL2 ? 0.0f : offset[q]);
+        const float r = Dr[q * k + j];
+        // Cosine: unit q̂, x̂ give ⟨q̂, x̂⟩ = (1 + 1 − ‖(q̂ − μ) − (x̂ − μ)‖²)/2.
+        const float expect = cosine ? 1.0f - 0.5f * r : m == IndexMetric::kL2 ? r : r + offset[q];
         EXPECT_NEAR(D[q * k + j], expect, 1e-4f * (1.0f + std::fabs(expect))) << q << "," << j;
       }
 
     // True distances: the estimates of an 8-bit centered index are close to brute force. The estimator's error
-    // scales with ‖q‖·‖x − μ‖ (IP; L2: 2·‖q − μ‖·‖x − μ‖), not with the size of the distance.
+    // scales with ‖q‖·‖x − μ‖ (IP; L2: 2·‖q − μ‖·‖x − μ‖; cosine: half the L2 error, ‖q̂ − μ‖·‖x̂ − μ‖), not with
+    // the size of the distance.
     auto fine = trained_filled(m, centered_options(8));
     fine->search(idx_t(ds.nq), ds.queries.data(), k, D.data(), I.data());
     double worst = 0;
@@ -231,7 +240,7 @@ TEST(IndexTurboQuantCenter, DistancesFollowTheCenteringIdentities) {
         double truth = 0, nq2 = 0, nx2 = 0;
         for (int t = 0; t < ds.d; ++t) {
           truth += m == IndexMetric::kL2 ? double(qq[t] - x[t]) * (qq[t] - x[t]) : double(qq[t]) * x[t];
-          const double qc = m == IndexMetric::kL2 ? qq[t] - mu[size_t(t)] : qq[t];
+          const double qc = centered_query ? qq[t] - mu[size_t(t)] : qq[t];
           nq2 += qc * qc;
           nx2 += double(x[t] - mu[size_t(t)]) * (x[t] - mu[size_t(t)]);
         }
@@ -274,13 +283,15 @@ TEST(IndexTurboQuantCenter, DistancesFollowTheCenteringIdentities) {
         }
     }
     EXPECT_GE(found, size_t(k - 2));  // ties at the boundary aside
-    // symmetric_dis between two rows matches the distance of their reconstructions.
+    // symmetric_dis between two rows matches the distance of their reconstructions (cosine: 1 − ‖ra − rb‖²/2, the
+    // identity of unit rows, as search ranks).
     std::vector<float> ra(ds.d), rb(ds.d);
     centered->reconstruct(3, ra.data());
     centered->reconstruct(7, rb.data());
     double sym = 0;
     for (int t = 0; t < ds.d; ++t)
-      sym += m == IndexMetric::kL2 ? double(ra[t] - rb[t]) * (ra[t] - rb[t]) : double(ra[t]) * rb[t];
+      sym += centered_query ? double(ra[t] - rb[t]) * (ra[t] - rb[t]) : double(ra[t]) * rb[t];
+    if (cosine) sym = 1.0 - 0.5 * sym;
     EXPECT_NEAR(dc->symmetric_dis(3, 7), sym, 1e-3 * (1.0 + std::fabs(sym)));
   }
 }
@@ -488,6 +499,306 @@ TEST(IndexTurboQuantCenter, FormatVersion1FilesStillLoad) {
   tqsearch::write_index(&idx, &w2);
   ASSERT_GE(w2.data.size(), size_t(8));
   EXPECT_EQ(w2.data[4], 4);
+}
+
+// ------------------------------------------------------------------------------------ cosine with centering
+
+// The cosine index with centering is, by construction, an L2 index with centering over the normalized rows: same
+// μ, same codes, same ranking, and distances 1 − L2/2 (⟨q̂, x̂⟩ = (1 + 1 − ‖q̂ − x̂‖²)/2 for unit vectors).
+TEST(IndexTurboQuantCenter, CosineSearchIsCenteredL2OnTheNormalizedRows) {
+  const auto& ds = data();
+  const std::vector<float> base = normalized(ds.base, ds.d), queries = normalized(ds.queries, ds.d);
+  for (double bits : {2.0, 4.0}) {
+    SCOPED_TRACE(bits);
+    auto cos = trained_filled(IndexMetric::kCosine, centered_options(bits));
+    EXPECT_EQ(cos->metric_type, faiss::METRIC_INNER_PRODUCT);
+    EXPECT_TRUE(cos->ranks_as_l2());
+    IndexTurboQuant l2(ds.d, IndexMetric::kL2, centered_options(bits));
+    l2.train(idx_t(ds.nb), base.data());
+    EXPECT_EQ(l2.mean(), cos->mean());  // both average the normalized rows
+    l2.add(idx_t(ds.nb), base.data());
+    ASSERT_EQ(l2.codes, cos->codes);
+    const int k = 20;
+    std::vector<float> Dc(ds.nq * k), Dl(ds.nq * k);
+    std::vector<idx_t> Ic(ds.nq * k), Il(ds.nq * k);
+    cos->search(idx_t(ds.nq), ds.queries.data(), k, Dc.data(), Ic.data());  // raw queries: normalized inside
+    l2.search(idx_t(ds.nq), queries.data(), k, Dl.data(), Il.data());
+    EXPECT_EQ(Ic, Il);
+    for (size_t t = 0; t < Dc.size(); ++t) {
+      // Same scanner input bit for bit (q̂ − μ in float), so the only difference is the conversion's rounding.
+      EXPECT_FLOAT_EQ(Dc[t], IndexTurboQuant::cosine_from_centered_l2(Dl[t])) << t;
+      if (t % k > 0) {
+        EXPECT_GE(Dc[t - 1], Dc[t]) << "cosine distances are descending";
+      }
+    }
+  }
+}
+
+// Unit rows around a strong common offset (the case where the old inner-product form of centered cosine lost most
+// of its recall: the query's component along μ entered the estimator's error). Centered cosine must now rank at
+// least as well as uncentered cosine.
+TEST(IndexTurboQuantCenter, CosineCenteringHelpsUnitRowsAroundACommonOffset) {
+  constexpr uint64_t seed = 777;
+  std::printf("[seed] offset-cluster unit rows seed = %llu\n", static_cast<unsigned long long>(seed));
+  testing::Dataset ds = testing::make_clustered(256, 4000, 200, 40, seed);
+  ds.base = normalized(ds.base, ds.d);
+  ds.queries = normalized(ds.queries, ds.d);
+  const std::vector<float> mu = column_mean(ds.base, ds.d);
+  double mu2 = 0;
+  for (float v : mu) mu2 += double(v) * v;
+  std::printf("[offset] |mean of the unit rows| = %.3f\n", std::sqrt(mu2));
+  ASSERT_GT(std::sqrt(mu2), 0.5) << "the generator must give a strong common offset";
+  const auto gt = testing::brute_force(ds, 10, faiss::METRIC_INNER_PRODUCT);
+  auto recall = [&](IndexMetric m, bool center) {
+    IndexTurboQuantOptions o;
+    o.center = center;
+    IndexTurboQuant idx(ds.d, m, o);
+    idx.train(idx_t(ds.nb), ds.base.data());
+    idx.add(idx_t(ds.nb), ds.base.data());
+    std::vector<float> D(ds.nq * 10);
+    std::vector<idx_t> I(ds.nq * 10);
+    idx.search(idx_t(ds.nq), ds.queries.data(), 10, D.data(), I.data());
+    return testing::recall_k_at_k(gt, 10, I, 10, 10, ds.nq);
+  };
+  const double cos_plain = recall(IndexMetric::kCosine, false);
+  const double cos_center = recall(IndexMetric::kCosine, true);
+  const double ip_center = recall(IndexMetric::kInnerProduct, true);  // the former cosine rule
+  std::printf("[recall] TQ4 10-R@10: cosine %.3f, cosine centered %.3f, inner product centered %.3f\n", cos_plain,
+              cos_center, ip_center);
+  EXPECT_GE(cos_center, cos_plain);
+}
+
+// A zero row has no centered cosine code (cosine scores it 0; the L2 identity needs ‖x̂‖ = 1): add, sa_encode and
+// the wrappers refuse it, naming the row, and leave the index as it was. Uncentered cosine and centered IP keep it.
+TEST(IndexTurboQuantCenter, CosineCenteringRefusesZeroRowsAndLosesNothing) {
+  // d = 2048: add() encodes in chunks of 512 rows, so row 550 is in the second chunk.
+  constexpr int d = 2048;
+  constexpr uint64_t seed = 99;
+  std::printf("[seed] zero-row data seed = %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> offset(d), x(size_t(600) * d);
+  for (float& v : offset) v = g(rng);
+  for (size_t i = 0; i < 600; ++i)
+    for (int j = 0; j < d; ++j) x[i * d + j] = offset[size_t(j)] + 0.5f * g(rng);
+  IndexTurboQuant idx(d, IndexMetric::kCosine, centered_options());
+  idx.train(600, x.data());
+  idx.add(100, x.data());
+  const std::vector<uint8_t> before = idx.codes;
+  std::vector<float> D0(10), D1(10);
+  std::vector<idx_t> I0(10), I1(10);
+  idx.search(1, x.data() + size_t(300) * d, 10, D0.data(), I0.data());
+
+  std::vector<float> bad(x);
+  std::fill(bad.begin() + size_t(550) * d, bad.begin() + size_t(551) * d, 0.0f);
+  expect_error([&] { idx.add(600, bad.data()); },
+               "IndexTurboQuant::add: row 550 is the zero vector: a centered cosine index cannot represent it; drop "
+               "it or use inner product");
+  EXPECT_EQ(idx.ntotal, 100);
+  EXPECT_EQ(idx.codes, before);
+  EXPECT_EQ(idx.scanner().size(), size_t(100));
+  idx.search(1, x.data() + size_t(300) * d, 10, D1.data(), I1.data());
+  EXPECT_EQ(I0, I1);
+  EXPECT_EQ(D0, D1);
+  std::vector<uint8_t> codes(size_t(3) * idx.code_size);
+  expect_error([&] { idx.sa_encode(3, bad.data() + size_t(548) * d, codes.data()); },
+               "IndexTurboQuant::sa_encode: row 2 is the zero vector");
+  // A NaN before the zero row (same chunk) is still reported as the NaN, numbered in the whole batch.
+  bad[size_t(520) * d + 7] = std::nanf("");
+  expect_error([&] { idx.add(600, bad.data()); }, "IndexTurboQuant::add: vector 520 has a non-finite value");
+  EXPECT_EQ(idx.ntotal, 100);
+  EXPECT_EQ(idx.codes, before);
+  bad[size_t(520) * d + 7] = x[size_t(520) * d + 7];
+
+  // Through the FAISS wrappers: HNSW storage and IDMap leave their own state unchanged too.
+  for (const char* desc : {"HNSW16,TQ4,Center", "IDMap,TQ4,Center"}) {
+    SCOPED_TRACE(desc);
+    auto w = tqsearch::index_factory(d, desc, IndexMetric::kCosine);
+    w->train(600, x.data());
+    std::vector<idx_t> ids(600);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = idx_t(1000 + i);
+    const bool idmap = std::string(desc).rfind("IDMap", 0) == 0;
+    if (idmap) {
+      w->add_with_ids(100, x.data(), ids.data());
+      EXPECT_THROW(w->add_with_ids(600, bad.data(), ids.data()), Error);
+    } else {
+      w->add(100, x.data());
+      std::vector<float> zero_last(x.begin(), x.begin() + size_t(50) * d);
+      std::fill(zero_last.end() - d, zero_last.end(), 0.0f);
+      EXPECT_THROW(w->add(50, zero_last.data()), Error);
+    }
+    EXPECT_EQ(w->ntotal, 100);
+    if (idmap) {
+      EXPECT_EQ(dynamic_cast<faiss::IndexIDMap&>(*w).id_map.size(), size_t(100));
+    }
+    w->search(1, x.data() + size_t(30) * d, 5, D1.data(), I1.data());
+    EXPECT_EQ(I1[0], idmap ? 1030 : 30);
+  }
+
+  // Not refused where a zero row has a meaning the index can keep.
+  for (auto [m, center] : {std::pair{IndexMetric::kCosine, false}, std::pair{IndexMetric::kInnerProduct, true}}) {
+    IndexTurboQuantOptions o = centered_options();
+    o.center = center;
+    IndexTurboQuant keep(d, m, o);
+    keep.train(600, x.data());
+    keep.add(600, bad.data());
+    EXPECT_EQ(keep.ntotal, 600);
+  }
+}
+
+// Cosine zero query: q / ‖q‖ is taken as 0, so every row scores 0 (FAISS semantics). The index returns the first k
+// rows (the first selected ones with an IDSelector), distance 0, padded with −1 / −FLT_MAX beyond ntotal, and does
+// not rank −μ (what the centered scanner would see). The other queries of the batch are unaffected.
+TEST(IndexTurboQuantCenter, CosineZeroQueryScoresZeroEverywhere) {
+  const auto& ds = data();
+  for (bool center : {true, false}) {
+    SCOPED_TRACE(center ? "centered" : "uncentered");
+    IndexTurboQuantOptions o = centered_options();
+    o.center = center;
+    auto idx = trained_filled(IndexMetric::kCosine, o);
+    const int k = 10;
+    std::vector<float> q(size_t(3) * ds.d, 0.0f);
+    std::copy_n(ds.queries.data(), ds.d, q.data());
+    std::copy_n(ds.queries.data() + ds.d, ds.d, q.data() + 2 * ds.d);
+    std::vector<float> D(3 * k), Dr(2 * k);
+    std::vector<idx_t> I(3 * k), Ir(2 * k);
+    idx->search(3, q.data(), k, D.data(), I.data());
+    idx->search(2, ds.queries.data(), k, Dr.data(), Ir.data());
+    for (int j = 0; j < k; ++j) {
+      EXPECT_EQ(I[size_t(k + j)], idx_t(j));
+      EXPECT_EQ(D[size_t(k + j)], 0.0f);
+      EXPECT_EQ(I[size_t(j)], Ir[size_t(j)]);
+      EXPECT_EQ(D[size_t(j)], Dr[size_t(j)]);
+      EXPECT_EQ(I[size_t(2 * k + j)], Ir[size_t(k + j)]);
+      EXPECT_EQ(D[size_t(2 * k + j)], Dr[size_t(k + j)]);
+    }
+    // A batch of only zero queries, k > ntotal on a small index.
+    IndexTurboQuant small(ds.d, IndexMetric::kCosine, o);
+    small.train(idx_t(ds.nb), ds.base.data());
+    small.add(4, ds.base.data());
+    std::vector<float> Ds(2 * 6);
+    std::vector<idx_t> Is(2 * 6);
+    const std::vector<float> zeros(size_t(2) * ds.d, 0.0f);
+    small.search(2, zeros.data(), 6, Ds.data(), Is.data());
+    for (int t = 0; t < 2; ++t)
+      for (int j = 0; j < 6; ++j) {
+        EXPECT_EQ(Is[size_t(t * 6 + j)], j < 4 ? idx_t(j) : idx_t(-1));
+        EXPECT_EQ(Ds[size_t(t * 6 + j)], j < 4 ? 0.0f : -FLT_MAX);
+      }
+    // IDSelector: the first selected rows.
+    faiss::IDSelectorRange sel(100, 200);
+    SearchParametersTurboQuant sp;
+    sp.sel = &sel;
+    idx->search(1, zeros.data(), k, D.data(), I.data(), &sp);
+    for (int j = 0; j < k; ++j) {
+      EXPECT_EQ(I[size_t(j)], idx_t(100 + j));
+      EXPECT_EQ(D[size_t(j)], 0.0f);
+    }
+    // range_search: every row scores 0, so all rows are above a negative radius and none above a positive one.
+    faiss::RangeSearchResult below(1), above(1);
+    idx->range_search(1, zeros.data(), -0.5f, &below);
+    idx->range_search(1, zeros.data(), 0.5f, &above);
+    EXPECT_EQ(below.lims[1], size_t(ds.nb));
+    for (size_t t = 0; t < below.lims[1]; ++t) EXPECT_EQ(below.distances[t], 0.0f);
+    EXPECT_EQ(above.lims[1], size_t(0));
+    auto dc = idx->make_distance_computer(Estimator::kRenorm);
+    dc->set_query(zeros.data());
+    EXPECT_EQ((*dc)(0), 0.0f);
+    EXPECT_EQ((*dc)(idx_t(ds.nb) - 1), 0.0f);
+    // NaN / Inf queries keep their errors.
+    std::vector<float> nan_q(ds.queries.begin(), ds.queries.begin() + ds.d);
+    nan_q[4] = std::nanf("");
+    expect_error([&] { idx->search(1, nan_q.data(), k, D.data(), I.data()); },
+                 "IndexTurboQuant::search: vector 0 has a non-finite value");
+    nan_q[4] = INFINITY;
+    expect_error([&] { idx->range_search(1, nan_q.data(), 0.0f, &above); },
+                 "IndexTurboQuant::range_search: vector 0 has a non-finite value");
+  }
+}
+
+// HNSW over centered cosine storage, range_search and IDSelector search score rows like search does.
+TEST(IndexTurboQuantCenter, CosineCenteredWrappersAndPathsAgreeWithSearch) {
+  const auto& ds = data();
+  auto flat = trained_filled(IndexMetric::kCosine, centered_options());
+  const int k = 10;
+  std::vector<float> D(ds.nq * k);
+  std::vector<idx_t> I(ds.nq * k);
+  flat->search(idx_t(ds.nq), ds.queries.data(), k, D.data(), I.data());
+
+  // HNSW with a wide beam finds (nearly) the flat index's results, with the same distances.
+  auto hnsw_any = tqsearch::index_factory(ds.d, "HNSW16,TQ4,Center", IndexMetric::kCosine);
+  auto& hnsw = dynamic_cast<faiss::IndexHNSW&>(*hnsw_any);
+  hnsw.train(idx_t(ds.nb), ds.base.data());
+  hnsw.add(idx_t(ds.nb), ds.base.data());
+  hnsw.hnsw.efSearch = 256;
+  std::vector<float> Dh(ds.nq * k);
+  std::vector<idx_t> Ih(ds.nq * k);
+  hnsw.search(idx_t(ds.nq), ds.queries.data(), k, Dh.data(), Ih.data());
+  size_t common = 0;
+  for (size_t q = 0; q < ds.nq; ++q)
+    for (int j = 0; j < k; ++j)
+      for (int t = 0; t < k; ++t)
+        if (Ih[q * k + j] == I[q * k + t]) {
+          ++common;
+          EXPECT_NEAR(Dh[q * k + j], D[q * k + t], 1e-3f * (1.0f + std::fabs(D[q * k + t])));
+        }
+  const double overlap = double(common) / double(ds.nq * k);
+  std::printf("[hnsw] centered cosine HNSW16 (efSearch 256) vs flat search: overlap %.3f\n", overlap);
+  EXPECT_GE(overlap, 0.9);
+
+  // IDSelector: the odd rows only; same distances as search for the odd rows search returns.
+  struct Odd : faiss::IDSelector {
+    bool is_member(idx_t id) const override { return id % 2 == 1; }
+  } odd;
+  SearchParametersTurboQuant sp;
+  sp.sel = &odd;
+  std::vector<float> Ds(ds.nq * k);
+  std::vector<idx_t> Is(ds.nq * k);
+  flat->search(idx_t(ds.nq), ds.queries.data(), k, Ds.data(), Is.data(), &sp);
+  for (size_t q = 0; q < ds.nq; ++q) {
+    for (int j = 0; j < k; ++j) {
+      EXPECT_EQ(Is[q * k + j] % 2, 1);
+      if (j > 0) {
+        EXPECT_GE(Ds[q * k + j - 1], Ds[q * k + j]);
+      }
+    }
+    for (int j = 0; j < k; ++j) {
+      for (int t = 0; t < k; ++t) {
+        if (I[q * k + j] == Is[q * k + t]) {
+          EXPECT_NEAR(Ds[q * k + t], D[q * k + j], 1e-3f * (1.0f + std::fabs(D[q * k + j])));
+        }
+      }
+    }
+  }
+  // range_search below the 5th distance holds search's first four rows, with their distances, for every query.
+  for (size_t q = 0; q < ds.nq; ++q) {
+    faiss::RangeSearchResult one(1);
+    const float radius = D[q * k + 4] - 1e-3f;
+    flat->range_search(1, ds.queries.data() + q * ds.d, radius, &one);
+    for (int j = 0; j < 4; ++j) {
+      bool found = false;
+      for (size_t t = one.lims[0]; t < one.lims[1]; ++t) {
+        if (one.labels[t] != I[q * k + j]) continue;
+        found = true;
+        EXPECT_NEAR(one.distances[t], D[q * k + j], 1e-3f * (1.0f + std::fabs(D[q * k + j])));
+      }
+      EXPECT_TRUE(found) << "query " << q << " rank " << j;
+    }
+    for (size_t t = one.lims[0]; t < one.lims[1]; ++t) EXPECT_GT(one.distances[t], radius);
+  }
+
+  // Save / load: identical results (the rule follows from the stored metric and center flag).
+  faiss::VectorIOWriter w;
+  tqsearch::write_index(flat.get(), &w);
+  faiss::VectorIOReader r;
+  r.data = w.data;
+  auto back = tqsearch::read_index(&r);
+  std::vector<float> D2(ds.nq * k);
+  std::vector<idx_t> I2(ds.nq * k);
+  back->search(idx_t(ds.nq), ds.queries.data(), k, D2.data(), I2.data());
+  EXPECT_EQ(I, I2);
+  EXPECT_EQ(D, D2);
+  EXPECT_TRUE(dynamic_cast<IndexTurboQuant&>(*back).ranks_as_l2());
 }
 
 }  // namespace
