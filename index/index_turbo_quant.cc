@@ -29,9 +29,9 @@ inline faiss::Index::idx_t chunk_rows(int d) {
   return faiss::Index::idx_t(std::max<size_t>(256, kChunkFloats / size_t(d)));
 }
 
-// Cosine with centering ranks as L2 on centered unit vectors (see ranks_as_l2 in the header).
-Metric scanner_metric(IndexMetric m, bool center) {
-  return m == IndexMetric::kL2 || (m == IndexMetric::kCosine && center) ? Metric::kL2 : Metric::kInnerProduct;
+// IndexTurboQuant::ranks_as_l2: cosine with centering ranks as L2 on centered unit vectors unless rows are folded.
+bool l2_ranking(IndexMetric m, const IndexTurboQuantOptions& o) {
+  return m == IndexMetric::kL2 || (m == IndexMetric::kCosine && o.center && !o.quantizer.fold_renorm);
 }
 
 // x / ‖x‖ into out (d); a zero row stays zero. ‖x‖² = s (double, from the caller). The float factor is the usual
@@ -133,7 +133,7 @@ void IndexTurboQuant::init() {
            "IndexTurboQuant: scan_bits must be -1 (recommended), 0 (full codes) or 1..4 (prefix scan), got "
                << options_.scan_bits);
   scanner_ = std::make_unique<FlatScanner>(
-      *tq_, scanner_metric(metric_, options_.center),
+      *tq_, l2_ranking(metric_, options_) ? Metric::kL2 : Metric::kInnerProduct,
       options_.scan_bits < 0 ? FlatLayout::recommended(*tq_) : FlatLayout{options_.scan_bits});
   validate_search_params(options_.search);
   mean_.clear();
@@ -226,9 +226,7 @@ void IndexTurboQuant::set_mean(const float* mean) {
   is_trained = true;
 }
 
-bool IndexTurboQuant::ranks_as_l2() const {
-  return metric_ == IndexMetric::kL2 || (metric_ == IndexMetric::kCosine && options_.center);
-}
+bool IndexTurboQuant::ranks_as_l2() const { return l2_ranking(metric_, options_); }
 
 float IndexTurboQuant::mean_dot(const float* q) const {
   if (mean_.empty()) return 0.0f;
@@ -301,7 +299,7 @@ const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector
       for (size_t j = 0; j < dd; ++j) s += double(row[j]) * row[j];
       // A zero vector stays zero: every score against it (or from it) is 0. Centered, its code would be the code
       // of −μ, and the L2 ranking of centered cosine (‖x̂‖ = 1) has no way to score it 0: refused.
-      TQ_CHECK(!(center && s == 0),
+      TQ_CHECK(!(center && s == 0 && ranks_as_l2()),
                "IndexTurboQuant::" << what << ": row " << row0 + i
                                    << " is the zero vector: a centered cosine index cannot represent it; drop it "
                                       "or use inner product");

@@ -18,6 +18,8 @@
 ///    for add_sa_codes can come from one. On unit rows around a strong common offset this ranks far better than
 ///    the inner-product form below (clustered 100k × 1536 unit rows, TQ4 10-R@10: cosine 0.635, cosine centered
 ///    with the IP form 0.219, with this rule 0.755; GloVe cosine 0.864 / 0.876 / 0.886; bench/RESULTS.md).
+///    Folded rows (quantizer.fold_renorm: only ‖x − μ‖/ρ stored) lack the ‖x − μ‖² this needs: cosine with centering
+///    and fold_renorm uses the IP form below (and accepts zero rows), with its caveat.
 ///  - IP: ⟨q, x⟩ = ⟨q, x − μ⟩ + ⟨q, μ⟩; the scanner sees q (not centered) and the constant is added, so distances
 ///    stay estimates of the true inner product. General IP cannot use the L2 identity (it would need ‖x‖², i.e.
 ///    ⟨μ, x⟩ per row, which the row code does not hold). Caveat: the estimate's error grows with the part of q
@@ -138,7 +140,8 @@ class IndexTurboQuant : public faiss::IndexFlatCodes {
   const TurboQuantizer& quantizer() const { return *tq_; }
   /// The scanner over the codes: Metric::kL2 when ranks_as_l2(), else Metric::kInnerProduct.
   const FlatScanner& scanner() const { return *scanner_; }
-  /// Whether rows are ranked by a squared-L2 estimate on centered data: L2, and cosine with centering (file comment).
+  /// Whether rows are ranked by a squared-L2 estimate on centered data: L2, and cosine with centering unless the
+  /// rows are folded (fold_renorm keeps no ‖x − μ‖: the IP form then; file comment).
   bool ranks_as_l2() const;
   /// Cosine estimate ⟨q̂, x̂⟩ of unit q̂, x̂ from the squared-L2 estimate of ‖(q̂ − μ) − (x̂ − μ)‖² = ‖q̂ − x̂‖²:
   /// (‖q̂‖² + ‖x̂‖² − l2)/2 = 1 − l2/2.

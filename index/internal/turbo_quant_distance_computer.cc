@@ -59,7 +59,7 @@ void TurboQuantDistanceComputer::set_query(const float* x) {
   // IndexTurboQuant::cosine_from_centered_l2); IP scores q and adds ⟨q, μ⟩.
   offset_ = 0.0f;
   const std::vector<float>& mu = index_.mean();
-  cosine_l2_ = cosine && !mu.empty();
+  cosine_l2_ = cosine && !mu.empty() && index_.ranks_as_l2();  // folded rows: the IP form
   if (!mu.empty()) {
     if (l2_ || cosine_l2_) {
       s = 0;
@@ -157,7 +157,7 @@ float TurboQuantDistanceComputer::symmetric_dis(faiss::Index::idx_t i, faiss::In
   float acc = 0;
   const std::vector<float>& mr = index_.mean_rotated();
   // Cosine with centering: rows are unit vectors, ⟨x̂i, x̂j⟩ = 1 − ‖(x̂i − μ) − (x̂j − μ)‖²/2 (as search ranks).
-  const bool cosine_l2 = index_.metric() == IndexMetric::kCosine && !mr.empty();
+  const bool cosine_l2 = index_.metric() == IndexMetric::kCosine && !mr.empty() && index_.ranks_as_l2();
   if (l2_ || cosine_l2) {
     for (int t = 0; t < d; ++t) {
       const float diff = ni * a[t] - nj * b[t];

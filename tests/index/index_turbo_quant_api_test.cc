@@ -185,22 +185,41 @@ TEST(IndexTurboQuantApi, MergeFromRejectsIncompatibleIndexes) {
 
 // fold_renorm (‖x‖/ρ in one slot): the index ranks like the unfolded one — the same estimate up to float rounding
 // (f32 slot) — for IP, cosine and centered IP; reconstruct is (‖x‖/ρ)·Πᵀŷ; L2 and the mse estimator are refused.
+// Centered cosine ranks as L2 on centered data, which needs ‖x − μ‖: folded, it takes the IP form instead, i.e. it
+// ranks like a centered IP index over the normalized rows (and keeps zero rows).
 TEST(IndexTurboQuantApi, FoldedScaleIndexRanksLikeTheUnfoldedOne) {
-  const auto ds = small_data(64, 4000, 30);
+  auto ds = small_data(64, 4000, 30);
   const int k = 10;
+  auto normalized = [&](std::vector<float> x) {  // as the index normalizes: a float factor from a double sum
+    for (size_t i = 0; i < x.size() / size_t(ds.d); ++i) {
+      float* r = x.data() + i * size_t(ds.d);
+      double s = 0;
+      for (int j = 0; j < ds.d; ++j) s += double(r[j]) * r[j];
+      const float f = float(1.0 / std::sqrt(s));
+      for (int j = 0; j < ds.d; ++j) r[j] *= f;
+    }
+    return x;
+  };
   for (IndexMetric m : {IndexMetric::kInnerProduct, IndexMetric::kCosine}) {
     for (bool center : {false, true}) {
       IndexTurboQuantOptions o;
       o.center = center;
-      IndexTurboQuant plain(ds.d, m, o);
+      const bool ip_form = m == IndexMetric::kCosine && center;
+      testing::Dataset pd = ds;  // what the unfolded reference sees
+      if (ip_form) {
+        pd.base = normalized(ds.base);
+        pd.queries = normalized(ds.queries);
+      }
+      IndexTurboQuant plain(ds.d, ip_form ? IndexMetric::kInnerProduct : m, o);
       o.quantizer.fold_renorm = true;
       IndexTurboQuant fold(ds.d, m, o);
       EXPECT_EQ(fold.code_size, plain.code_size - 4);
-      for (IndexTurboQuant* ix : {&plain, &fold}) {
-        ix->train(idx_t(ds.nb), ds.base.data());
-        ix->add(idx_t(ds.nb), ds.base.data());
-      }
-      const Result a = run_search(plain, ds, k), b = run_search(fold, ds, k);
+      EXPECT_FALSE(fold.ranks_as_l2());
+      plain.train(idx_t(ds.nb), pd.base.data());
+      plain.add(idx_t(ds.nb), pd.base.data());
+      fold.train(idx_t(ds.nb), ds.base.data());
+      fold.add(idx_t(ds.nb), ds.base.data());
+      const Result a = run_search(plain, pd, k), b = run_search(fold, ds, k);
       // Estimates agree to a few ulps; ids may only swap between rows whose estimates agree that closely.
       size_t same = 0;
       for (size_t i = 0; i < a.I.size(); ++i) {
@@ -218,6 +237,11 @@ TEST(IndexTurboQuantApi, FoldedScaleIndexRanksLikeTheUnfoldedOne) {
           const float c = center ? mu[size_t(j)] : 0.0f;  // μ is added after scaling
           EXPECT_NEAR(rb[size_t(j)] - c, (ra[size_t(j)] - c) / rho, 1e-4f * (1 + std::abs(ra[size_t(j)])));
         }
+      }
+      if (ip_form) {  // a zero row is fine in the IP form: it scores ⟨q̂, 0 − μ⟩ + ⟨q̂, μ⟩ ≈ 0
+        const std::vector<float> zero(size_t(ds.d), 0.0f);
+        fold.add(1, zero.data());
+        EXPECT_EQ(fold.ntotal, idx_t(ds.nb) + 1);
       }
       SearchParametersTurboQuant sp;
       sp.estimator = Estimator::kMse;
