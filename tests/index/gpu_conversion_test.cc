@@ -102,10 +102,15 @@ TEST(GpuConversion, CpuIndexSearchesTheSameOnTheGpu) {
   const size_t n = 2000, nq = 40;  // n ≤ the GPU's candidate limit (2048): every vector reranked on both sides
   const auto x = mixture(n, d, 30, 0.5f, 7), q = mixture(nq, d, 30, 0.5f, 8);
   std::printf("seed 7/8\n");
-  for (IndexMetric metric : {IndexMetric::kInnerProduct, IndexMetric::kL2}) {
-    IndexTurboQuant cpu(d, metric);
+  // Third case: folded rows (‖x‖/ρ in an f16 slot, "TQ4,Norm16,Fold"), inner product.
+  for (int c = 0; c < 3; ++c) {
+    const IndexMetric metric = c == 1 ? IndexMetric::kL2 : IndexMetric::kInnerProduct;
+    IndexTurboQuantOptions o;
+    o.quantizer.fold_renorm = o.quantizer.fp16_norm = c == 2;
+    IndexTurboQuant cpu(d, metric, o);
     cpu.add(n, x.data());
     const auto gpu = index_cpu_to_gpu(cpu);
+    EXPECT_EQ(gpu->quantizer().options().fold_renorm, c == 2);
     ASSERT_EQ(gpu->ntotal(), n);
     EXPECT_EQ(gpu->codes(), cpu.codes);  // identical row codes
     // Rerank every vector on both sides: same float estimator on the same codes, identical results.
