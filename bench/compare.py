@@ -233,7 +233,29 @@ def parse_tqsearch_spec(spec: str) -> tuple[str, dict]:
     return factory, settings
 
 
-def tqsearch_methods(tqs, d: int, bits_list: list[int], specs: list[str] | None) -> list[Method]:
+def equal_bytes_specs(tqs, d: int, b: int, metric: str) -> list[str]:
+    """Specs whose codes fit the bytes of an 8-bit PQ at b bits per coordinate (d·b/8 B), for the equal-bytes goal:
+    a fractional rate plus the fewest per-vector bytes the metric allows. Inner product / cosine: ‖x‖/ρ folded into
+    one float16 (",Norm16,Fold": 2 B), with and without centering; L2 (needs ‖x‖ and ρ: 6 B) centered. Empty when
+    the budget is not a whole number of bytes or leaves less than 1 bit per coordinate."""
+    if (d * b) % 8:
+        return []
+    budget = d * b // 8
+    variants = ["Norm16,Fold", "Center,Norm16,Fold"] if metric in ("ip", "cosine") else ["Center,Norm16"]
+    out = []
+    for opts in variants:
+        overhead = 2 if "Fold" in opts else 6
+        rate = (budget - overhead) * 8 / d
+        if rate < 1:
+            continue
+        spec = f"TQ{rate:.6g},{opts}"
+        if tqs.index_factory(d, spec, metric).code_size <= budget:  # the rate's rounding must not overshoot
+            out.append(spec)
+    return out
+
+
+def tqsearch_methods(tqs, d: int, bits_list: list[int], specs: list[str] | None,
+                     metric: str = "ip") -> list[Method]:
     """Our indexes through the Python bindings (tqsearch.index_factory). Spec strings: see index/index_factory.h,
     optionally followed by search defaults (see parse_tqsearch_spec): "TQ4,Scan2@prefix_z=0" (set_search_params
     keyword=value pairs, '/' between several: "TQ4@rerank_factor=8/query_batch=2",
@@ -246,6 +268,8 @@ def tqsearch_methods(tqs, d: int, bits_list: list[int], specs: list[str] | None)
             specs += [f"TQ{b}", f"TQ{b},MSE"] + ([f"TQ{b - 1},QJL"] if b >= 2 else []) + [f"TQ{b},RFlat"]
             if b >= 3:  # speed options: coarse LUT (same recall); 2-bit prefix scan on a coarse LUT, speed-leaning z
                 specs += [f"TQ{b},Lut127", f"TQ{b},Scan2,Lut63@prefix_z=0.25"]
+            if b >= 2:  # the bytes of PQ{d·b/8}x8 in all (equal-bytes goal line)
+                specs += equal_bytes_specs(tqs, d, b, metric)
     out = []
     for spec in specs:
         factory, settings = parse_tqsearch_spec(spec)
@@ -642,6 +666,18 @@ def goals_text(doc: dict) -> list[str]:
             parts.append(f"build {p['spec']} / {best['spec']} = {ratio:.0f}×{cpu} "
                          f"(goal ≥ 1000×: {'met' if ratio >= 1000 else 'MISSED'})")
         lines.append("- " + "; ".join(parts) + ".")
+    # Equal bytes: the best of ours whose codes fit in each 8-bit PQ's bytes per vector (per-vector floats counted).
+    pqs = sorted((r for r in rows if r["library"] == "faiss" and r["family"] == "PQ"),
+                 key=lambda r: r["bytes_per_vector"])
+    for p in pqs:
+        fit = [r for r in ours_all if r["bytes_per_vector"] <= p["bytes_per_vector"]]
+        if not fit:
+            continue
+        best = max(fit, key=lambda r: r["recall_at_10"])
+        diff = 100 * (best["recall_at_10"] - p["recall_at_10"])
+        lines.append(f"- **{p['bytes_per_vector']:.0f} B/vector (equal bytes)** — best of ours {best['spec']} "
+                     f"({best['bytes_per_vector']:.0f} B): 10-R@10 {best['recall_at_10']:.3f} vs {p['spec']} "
+                     f"{p['recall_at_10']:.3f}: {diff:+.1f} pts (goal ≥: {'met' if diff >= 0 else 'MISSED'}).")
     return lines
 
 
@@ -787,7 +823,7 @@ def main(argv=None) -> int:
             specs = args.tq_specs.split(",") if args.tq_specs else None
             if specs:
                 specs = [s.replace("+", ",") for s in specs]  # allow TQ4+QJL on the command line
-            methods = tqsearch_methods(libs["tqsearch"], d, bits_list, specs) + methods
+            methods = tqsearch_methods(libs["tqsearch"], d, bits_list, specs, ds.metric) + methods
         if args.only:
             methods = [m for m in methods if re.search(args.only, m.label)]
         if args.skip:

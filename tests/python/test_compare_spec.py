@@ -59,3 +59,30 @@ def test_spec_builds_an_index_with_those_search_defaults(compare, rng):
     assert (p["prefix_z"], p["lut_max"], p["lut_z"]) == (0.0, 63, 1.5)
     with pytest.raises(ValueError, match="lut_max must be 63, 127 or 255, got 64"):
         compare.tqsearch_methods(tqsearch, 32, [4], ["TQ4@lut_max=64"])[0].build(ds)
+
+
+@pytest.mark.parametrize("d, b, metric, expected", [
+    (100, 4, "ip", ["TQ3.84,Norm16,Fold", "TQ3.84,Center,Norm16,Fold"]),  # 48 B of indices + 2 B = PQ50x8
+    (128, 4, "l2", ["TQ3.625,Center,Norm16"]),  # 58 B + ‖x‖ (f16) + ρ (f32) = PQ64x8's 64 B
+    (100, 1, "ip", []),  # 12.5 B: not a whole number of bytes
+    (16, 1, "l2", []),  # 2 B: nothing left for the indices
+])
+def test_equal_bytes_specs_fit_the_8_bit_pq_budget(compare, d, b, metric, expected):
+    specs = compare.equal_bytes_specs(tqsearch, d, b, metric)
+    assert specs == expected
+    for s in specs:
+        assert tqsearch.index_factory(d, s, metric).code_size == d * b // 8
+
+
+def test_goal_lines_compare_the_best_row_that_fits_each_pq_budget(compare):
+    def row(lib, fam, spec, bits, nbytes, r10):
+        return {"library": lib, "family": fam, "spec": spec, "bits_per_coordinate": bits, "bytes_per_vector": nbytes,
+                "recall_at_10": r10, "recall_at_1": r10, "threads": 1, "build_seconds": 1.0}
+    doc = {"results": [row("tqsearch", "TQ", "TQ4", 4, 58, 0.864),  # better, but does not fit in 50 B
+                       row("tqsearch", "TQ", "TQ3.84,Norm16,Fold", 3.84, 50, 0.840),
+                       row("tqsearch", "TQ", "TQ3.84,Center,Norm16,Fold", 3.84, 50, 0.855),
+                       row("faiss", "PQ", "PQ50x8", 4, 50, 0.851),
+                       row("faiss", "PQ", "PQ25x8", 2, 25, 0.574)]}
+    lines = [l for l in compare.goals_text(doc) if "equal bytes" in l]
+    assert len(lines) == 1  # nothing of ours fits PQ25x8's 25 B
+    assert "TQ3.84,Center,Norm16,Fold (50 B): 10-R@10 0.855 vs PQ50x8 0.851: +0.4 pts (goal ≥: met)" in lines[0]
