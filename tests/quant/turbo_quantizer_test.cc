@@ -353,6 +353,190 @@ TEST(TurboQuantizer, RejectsScalesAFloat16SlotCannotHold) {
   }
 }
 
+TEST(TurboQuantizer, EncodeIsIdenticalAcrossThreadCountsAndFp16NormIsClose) {
+  const int d = 96;
+  auto x = testing::gaussian(3000, d, 9);
+  TurboQuantizerOptions o;
+  o.store_renorm = true;
+  o.qjl = true;
+  TurboQuantizer tq(d, o);
+  std::vector<uint8_t> a(3000 * tq.code_size()), b(a.size());
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  tq.encode(3000, x.data(), a.data());
+  omp_set_num_threads(std::max(2, saved));
+  tq.encode(3000, x.data(), b.data());
+  omp_set_num_threads(saved);
+  EXPECT_EQ(a, b);
+  o.fp16_norm = true;
+  TurboQuantizer th(d, o);
+  std::vector<uint8_t> c(th.code_size());
+  th.encode(1, x.data(), c.data());
+  EXPECT_NEAR(th.factors(c.data()).norm, tq.factors(a.data()).norm, 1e-3 * tq.factors(a.data()).norm);
+}
+
+TEST(TurboQuantizer, FractionalRateDistortionLiesBetweenNeighbours) {
+  const int d = 128;
+  auto x = testing::gaussian(1000, d, 5);
+  testing::normalize_rows(x, d);
+  std::vector<double> dist;
+  for (double r : {2.0, 2.5, 3.0, 3.5, 4.0}) {
+    TurboQuantizerOptions o;
+    o.bits = r;
+    dist.push_back(mean_distortion(TurboQuantizer(d, o), x));
+  }
+  for (size_t i = 0; i + 1 < dist.size(); ++i) EXPECT_LT(dist[i + 1], dist[i]) << i;
+}
+
+}  // namespace
+}  // namespace tqsearch
+
+namespace tqsearch {
+namespace {
+
+// optimize_cosine picks, per vector, indices whose cosine with y is at least that of the nearest centroids.
+TEST(TurboQuantizer, OptimizeCosineNeverLowersTheCosine) {
+  const int d = 100, n = 500;
+  auto x = testing::clustered(n, d, 10, 8);
+  for (double bits : {2.0, 3.0, 4.0, 2.5}) {
+    TurboQuantizerOptions o;
+    o.bits = bits;
+    o.store_renorm = true;
+    TurboQuantizer plain(d, o);
+    o.optimize_cosine = true;
+    TurboQuantizer opt(d, o);
+    std::vector<uint8_t> a(n * plain.code_size()), b(n * opt.code_size());
+    plain.encode(n, x.data(), a.data());
+    opt.encode(n, x.data(), b.data());
+    int better = 0;
+    for (int i = 0; i < n; ++i) {
+      // ρ = ⟨y, ŷ⟩; cosine = ρ/‖ŷ‖.
+      std::vector<float> ya(d), yb(d);
+      plain.decode_rotated_unit(a.data() + i * plain.code_size(), ya.data());
+      opt.decode_rotated_unit(b.data() + i * opt.code_size(), yb.data());
+      double na = 0, nb = 0;
+      for (int j = 0; j < d; ++j) {
+        na += double(ya[j]) * ya[j];
+        nb += double(yb[j]) * yb[j];
+      }
+      const double ca = plain.factors(a.data() + i * plain.code_size()).renorm / std::sqrt(na);
+      const double cb = opt.factors(b.data() + i * opt.code_size()).renorm / std::sqrt(nb);
+      EXPECT_GE(cb, ca - 1e-6) << "row " << i << " bits " << bits;
+      better += cb > ca + 1e-9;
+    }
+    EXPECT_GT(better, 0) << "bits " << bits;
+  }
+  TurboQuantizerOptions bad;
+  bad.optimize_cosine = true;  // without store_renorm
+  EXPECT_THROW(TurboQuantizer(d, bad), Error);
+}
+
+// encode() works on groups of rows (their ρ sums interleave): a row's code must not depend on its neighbours,
+// the group boundaries or the thread count — every row equals the row encoded alone.
+TEST(TurboQuantizer, RowCodesDoNotDependOnTheirGroup) {
+  const int d = 100;
+  const size_t n = 103;  // groups of 4 and a tail of 3; above the size that opens an OpenMP region
+  auto x = testing::clustered(n, d, 5, 31);
+  for (int j = 0; j < d; ++j) x[size_t(9) * d + j] = 0.0f;  // a zero row inside a group
+  for (int variant = 0; variant < 10; ++variant) {
+    TurboQuantizerOptions o;
+    o.bits = variant == 3 ? 2.5 : (variant >= 5 && variant != 9 ? 1 : 4);
+    o.store_renorm = variant != 1 && variant != 6 && variant != 7;  // 5: 1 bit renorm, 6: 1 bit QJL, 7: 1 bit mse
+    o.qjl = variant == 1 || variant == 6;
+    o.fp16_norm = variant == 2 || variant == 9;
+    o.optimize_cosine = variant == 4;
+    o.fold_renorm = variant == 8 || variant == 9;  // 8: 1 bit folded, 9: 4 bits folded into an f16 slot
+    TurboQuantizer tq(d, o);
+    const size_t cs = tq.code_size();
+    std::vector<uint8_t> all(n * cs), one(cs);
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      tq.encode(n, x.data(), all.data());
+      for (size_t i = 0; i < n; ++i) {
+        tq.encode(1, x.data() + i * d, one.data());
+        EXPECT_EQ(0, std::memcmp(one.data(), all.data() + i * cs, cs)) << "variant " << variant << " row " << i;
+      }
+    }
+  }
+}
+
+// The sweep of optimize_cosine is exact over its scale range: no nearest-centroid code of t·y, for any t in
+// [1/4, 4] (a fine grid, plus t = 1), has a larger cosine with y than the code it picks.
+TEST(TurboQuantizer, OptimizeCosineIsTheBestCodeOverItsScaleRange) {
+  const uint64_t seed = 77;
+  std::printf("[seed] %llu\n", static_cast<unsigned long long>(seed));
+  for (int d : {100, 128}) {
+    const int n = 60;
+    auto x = testing::clustered(n, d, 6, seed + d);
+    for (double bits : {2.0, 3.0, 4.0, 3.5}) {
+      TurboQuantizerOptions o;
+      o.bits = bits;
+      o.store_renorm = true;
+      o.optimize_cosine = true;
+      TurboQuantizer tq(d, o);
+      const int nh = tq.allocation().num_high();
+      const LloydMaxCodebook& lo = tq.codebook(tq.allocation().low_bits());
+      const LloydMaxCodebook& hi = nh > 0 ? tq.codebook(tq.allocation().high_bits()) : lo;
+      std::vector<uint8_t> codes(n * tq.code_size());
+      tq.encode(n, x.data(), codes.data());
+      std::vector<float> y(d), yh(d);
+      for (int i = 0; i < n; ++i) {
+        const float* row = x.data() + size_t(i) * d;
+        double ss = 0;
+        for (int j = 0; j < d; ++j) ss += double(row[j]) * row[j];
+        const float inv = float(1.0 / std::sqrt(ss));
+        for (int j = 0; j < d; ++j) y[j] = row[j] * inv;
+        tq.rotation().forward(1, y.data(), y.data());
+        tq.decode_rotated_unit(codes.data() + size_t(i) * tq.code_size(), yh.data());
+        auto cosine = [&](const std::vector<float>& c) {
+          double dot = 0, nn = 0;
+          for (int j = 0; j < d; ++j) {
+            dot += double(y[j]) * c[j];
+            nn += double(c[j]) * c[j];
+          }
+          return dot / std::sqrt(nn);
+        };
+        const double picked = cosine(yh);
+        std::vector<float> c(d);
+        for (int s = 0; s <= 1500; ++s) {
+          const double t = s == 1500 ? 1.0 : 0.25 * std::pow(16.0, s / 1499.0);
+          for (int j = 0; j < d; ++j) {
+            const LloydMaxCodebook& cb = j < nh ? hi : lo;
+            const float v = float(t * y[j]);
+            int best = 0;
+            for (int k = 1; k < cb.size(); ++k) {
+              if (std::fabs(cb.centroids()[k] - v) < std::fabs(cb.centroids()[best] - v)) best = k;
+            }
+            c[j] = cb.centroids()[best];
+          }
+          ASSERT_LE(cosine(c), picked + 1e-6) << "d " << d << " bits " << bits << " row " << i << " t " << t;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tqsearch
+
+namespace tqsearch {
+namespace {
+
+TEST(TurboQuantizer, RejectsNormOverflowWithoutTerminating) {
+  const int d = 64;
+  const size_t n = 5000;  // large enough for the parallel path
+  auto x = testing::gaussian(n, d, 12);
+  for (int j = 0; j < d; ++j) x[4321 * d + j] = 3e38f;  // finite values, norm > FLT_MAX
+  TurboQuantizer tq(d);
+  std::vector<uint8_t> codes(n * tq.code_size());
+  try {
+    tq.encode(n, x.data(), codes.data());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 4321"), std::string::npos) << e.what();
+  }
+}
+
 // encode_centered gives exactly the codes of encode() on the explicitly subtracted rows (every option, tails of
 // the groups of rows, a row equal to the mean), and names the row when x − mean is not finite.
 TEST(TurboQuantizer, EncodeCenteredEqualsEncodeOfTheSubtractedRows) {
