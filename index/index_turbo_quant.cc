@@ -238,7 +238,7 @@ float IndexTurboQuant::mean_dot(const float* q) const {
 void IndexTurboQuant::encode_rows(idx_t n, const float* x, uint8_t* out, std::vector<float>& buf, const char* what,
                                   idx_t row0) const {
   if (metric_ == IndexMetric::kCosine) {
-    tq_->encode(size_t(n), prepare_input(n, x, buf, what, true, row0), out);
+    tq_->encode(size_t(n), prepare_input(n, x, buf, what, true, row0), out, size_t(row0));
     return;
   }
   // Rows go to the quantizer as they are (centered inside it: no copy of x − μ): its encode checks every row (NaN/Inf,
@@ -246,9 +246,9 @@ void IndexTurboQuant::encode_rows(idx_t n, const float* x, uint8_t* out, std::ve
   // index's terms.
   try {
     if (!mean_.empty()) {
-      tq_->encode_centered(size_t(n), x, mean_.data(), out);
+      tq_->encode_centered(size_t(n), x, mean_.data(), out, size_t(row0));
     } else {
-      tq_->encode(size_t(n), x, out);
+      tq_->encode(size_t(n), x, out, size_t(row0));
     }
   } catch (const Error&) {
     prepare_input(n, x, buf, what, false, row0);  // throws "IndexTurboQuant::<what>: vector i has a non-finite ..."
@@ -356,6 +356,21 @@ void IndexTurboQuant::add_sa_codes(idx_t n, const uint8_t* new_codes) {
     TQ_CHECK(std::isfinite(f.gamma) && f.gamma >= 0,
              "IndexTurboQuant::add_sa_codes: code " << i << " has invalid residual norm " << f.gamma
                                                     << " (need finite >= 0)");
+  }
+  if (metric_ == IndexMetric::kCosine && ranks_as_l2() && !mean_.empty()) {
+    // A zero row's code is the code of 0 − μ (files written before format v4 accepted zero rows in centered cosine
+    // indexes): the L2 form would score it 1/2 against every query instead of 0. No unit row has that code.
+    std::vector<float> neg(static_cast<size_t>(d));
+    for (size_t j = 0; j < size_t(d); ++j) neg[j] = 0.0f - mean_[j];
+    std::vector<uint8_t> zero_code(code_size);
+    tq_->encode(1, neg.data(), zero_code.data());
+    for (idx_t i = 0; i < n; ++i) {
+      TQ_CHECK(std::memcmp(new_codes + size_t(i) * code_size, zero_code.data(), code_size) != 0,
+               "IndexTurboQuant::add_sa_codes: code "
+                   << i << " is the code of a zero row (of −μ), which a centered cosine index cannot score (it ranks as "
+                           "L2 on unit rows; indexes saved before format v4 accepted zero rows): rebuild the index "
+                           "without zero rows, or use inner product");
+    }
   }
   const size_t old_size = codes.size();
   try {

@@ -210,7 +210,7 @@ void TurboQuantizer::encode_factors(float* y, const uint8_t* idx, uint8_t* code,
     rho += double(y[j]) * yh;
     r[j] = y[j] - yh;
   }
-  if (options_.store_renorm) {
+  if (options_.store_renorm && !options_.fold_renorm) {  // (fold excludes QJL: never reached folded today)
     // ρ > 0 always for nearest-centroid codes (each y_j·ŷ_j >= 0 by symmetry); guard against underflow.
     store_f32(code + renorm_offset_, static_cast<float>(std::max(rho, 1e-6)));
   }
@@ -415,20 +415,22 @@ void TurboQuantizer::optimize_cosine(const float* y, uint8_t* idx, EncodeScratch
   if (cosine_of(y, trial) > cosine_of(y, idx)) std::memcpy(idx, trial, size_t(d_));
 }
 
-void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes) const {
+void TurboQuantizer::encode(size_t n, const float* x, uint8_t* codes, size_t first_row) const {
   if (n == 0) return;
   TQ_CHECK(x != nullptr && codes != nullptr, "TurboQuantizer::encode: null input or output pointer");
-  encode_rows(n, x, nullptr, codes);
+  encode_rows(n, x, nullptr, codes, first_row);
 }
 
-void TurboQuantizer::encode_centered(size_t n, const float* x, const float* mean, uint8_t* codes) const {
+void TurboQuantizer::encode_centered(size_t n, const float* x, const float* mean, uint8_t* codes,
+                                     size_t first_row) const {
   if (n == 0) return;
   TQ_CHECK(x != nullptr && mean != nullptr && codes != nullptr,
            "TurboQuantizer::encode_centered: null input, mean or output pointer");
-  encode_rows(n, x, mean, codes);
+  encode_rows(n, x, mean, codes, first_row);
 }
 
-void TurboQuantizer::encode_rows(size_t n, const float* x, const float* mean, uint8_t* codes) const {
+void TurboQuantizer::encode_rows(size_t n, const float* x, const float* mean, uint8_t* codes,
+                                 size_t first_row) const {
   // Each row is checked inside encode_norm (finite values and a norm that fits in a float, from the norm it computes
   // anyway); nothing may throw inside the OpenMP region (an exception leaving one terminates the process), so a bad
   // row is only recorded there and reported after the loop. Then the contents of `codes` are unspecified.
@@ -454,20 +456,21 @@ void TurboQuantizer::encode_rows(size_t n, const float* x, const float* mean, ui
     auto value = [&](int j) { return mean != nullptr ? row[j] - mean[j] : row[j]; };
     int j = 0;
     while (j < d_ && std::isfinite(value(j))) ++j;
-    TQ_CHECK(j == d_, "TurboQuantizer::encode: row " << bad_row << (mean != nullptr ? " minus the mean" : "")
+    const size_t row_no = first_row + size_t(bad_row);
+    TQ_CHECK(j == d_, "TurboQuantizer::encode: row " << row_no << (mean != nullptr ? " minus the mean" : "")
                                                      << " has a non-finite value (" << value(j) << ") at column " << j
                                                      << "; only finite floats can be encoded");
     double ss = 0;
     for (int k = 0; k < d_; ++k) ss += double(value(k)) * value(k);
     if (std::sqrt(ss) <= double(FLT_MAX)) {
-      TQ_THROW("TurboQuantizer::encode: row " << bad_row << (mean != nullptr ? " minus the mean" : "") << " has norm "
+      TQ_THROW("TurboQuantizer::encode: row " << row_no << (mean != nullptr ? " minus the mean" : "") << " has norm "
                                               << std::sqrt(ss) << ": its stored "
                                               << (options_.fold_renorm ? "scale ‖x‖/ρ" : "norm") << " exceeds the "
                                               << (options_.fp16_norm ? "float16 maximum 65504" : "float range")
                                               << "; scale the vectors down"
                                               << (options_.fp16_norm ? " or turn off fp16_norm" : ""));
     }
-    TQ_THROW("TurboQuantizer::encode: row " << bad_row << (mean != nullptr ? " minus the mean" : "")
+    TQ_THROW("TurboQuantizer::encode: row " << row_no << (mean != nullptr ? " minus the mean" : "")
                                             << " has a norm above FLT_MAX; scale the vectors down");
   }
 }

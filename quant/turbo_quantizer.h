@@ -105,17 +105,18 @@ class TurboQuantizer {
   double bits_per_vector() const { return 8.0 * double(code_size_); }
 
   /// Encode n vectors. Rejects NaN/Inf, norms above FLT_MAX and stored scales a float16 slot cannot hold (fp16_norm:
-  /// above 65504) with the (first) row index in the message; after
-  /// such an error the contents of `codes` are unspecified. OpenMP over rows.
-  /// @param x      (n, d) row-major float32
-  /// @param codes  (n, code_size()) output
-  void encode(size_t n, const float* x, uint8_t* codes) const;
+  /// above 65504) with the (first) row index in the message; after such an error the contents of `codes` are
+  /// unspecified. OpenMP over rows.
+  /// @param x          (n, d) row-major float32
+  /// @param codes      (n, code_size()) output
+  /// @param first_row  number of row 0 in error messages (callers that encode a larger batch in chunks)
+  void encode(size_t n, const float* x, uint8_t* codes, size_t first_row = 0) const;
   /// Encode the rows of x − mean (coordinate j of row i is the float x[i][j] − mean[j]) without a centered copy:
   /// the same codes as encode() of the explicitly subtracted rows. Errors as encode(), for the centered rows.
   /// @param x      (n, d) row-major float32
   /// @param mean   (d) float32
   /// @param codes  (n, code_size()) output
-  void encode_centered(size_t n, const float* x, const float* mean, uint8_t* codes) const;
+  void encode_centered(size_t n, const float* x, const float* mean, uint8_t* codes, size_t first_row = 0) const;
   /// Reconstruct ‖x‖·Πᵀŷ (the mse reconstruction; the QJL sketch is not added; fold_renorm: (‖x‖/ρ)·Πᵀŷ).
   /// @param x (n, d) output
   void decode(size_t n, const uint8_t* codes, float* x) const;
@@ -153,7 +154,7 @@ class TurboQuantizer {
   static constexpr size_t kEncodeGroup = 4;
   enum : int { kRowBad = 0, kRowDone = 1, kRowNeedsFactors = 2, kRowNeedsRotation = 3 };
   /// encode() and encode_centered() (mean == nullptr: rows as they are).
-  void encode_rows(size_t n, const float* x, const float* mean, uint8_t* codes) const;
+  void encode_rows(size_t n, const float* x, const float* mean, uint8_t* codes, size_t first_row) const;
   /// Norm (into code, from ss = ‖x‖²) and y = x/‖x‖ (y may be x). kRowBad (nothing meaningful written) when the
   /// row has NaN/Inf or a norm above FLT_MAX; kRowDone for a zero vector; else kRowNeedsRotation (y is then rotated
   /// in place by the caller).

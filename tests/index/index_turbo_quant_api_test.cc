@@ -267,6 +267,30 @@ TEST(IndexTurboQuantApi, FoldedScaleIndexRanksLikeTheUnfoldedOne) {
   EXPECT_THROW(IndexTurboQuant(16, IndexMetric::kInnerProduct, o), Error);
 }
 
+// add() encodes in chunks (512 rows at d = 2048); a row the quantizer refuses (‖x‖ above the float16 slot's 65504)
+// is named by its number in the whole batch, and nothing is added.
+TEST(IndexTurboQuantApi, AddNamesTheRowOfAQuantizerErrorAcrossChunks) {
+  constexpr int d = 2048;
+  const auto ds = testing::make_clustered(d, 600, 1, 8, kSeed);
+  IndexTurboQuantOptions o;
+  o.quantizer.fp16_norm = true;
+  for (IndexMetric m : {IndexMetric::kInnerProduct, IndexMetric::kL2}) {
+    IndexTurboQuant index(d, m, o);
+    std::vector<float> x = ds.base;
+    double s = 0;
+    for (int j = 0; j < d; ++j) s += double(x[size_t(550) * d + j]) * x[size_t(550) * d + j];
+    for (int j = 0; j < d; ++j) x[size_t(550) * d + j] *= float(70000.0 / std::sqrt(s));
+    try {
+      index.add(600, x.data());
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("row 550 has norm"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("65504"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(index.ntotal, 0);
+  }
+}
+
 TEST(IndexTurboQuantApi, ResetEmptiesIndexAndAllowsReuse) {
   const auto ds = small_data();
   IndexTurboQuant index(ds.d);

@@ -644,6 +644,47 @@ TEST(IndexTurboQuantCenter, CosineCenteringRefusesZeroRowsAndLosesNothing) {
     keep.add(600, bad.data());
     EXPECT_EQ(keep.ntotal, 600);
   }
+
+  // Codes of a zero row (of 0 − μ) do not enter through add_sa_codes either: they are what files written before
+  // format v4 hold for zero rows of centered cosine indexes, and such a file is refused when read, not misranked.
+  std::vector<float> neg_mu(static_cast<size_t>(d));
+  for (int j = 0; j < d; ++j) neg_mu[size_t(j)] = 0.0f - idx.mean()[size_t(j)];
+  std::vector<uint8_t> zero_code(idx.code_size);
+  idx.quantizer().encode(1, neg_mu.data(), zero_code.data());
+  std::vector<uint8_t> three(before.begin(), before.begin() + std::ptrdiff_t(3 * idx.code_size));
+  std::copy(zero_code.begin(), zero_code.end(), three.begin() + std::ptrdiff_t(idx.code_size));
+  expect_error([&] { idx.add_sa_codes(3, three.data()); }, "add_sa_codes: code 1 is the code of a zero row");
+  EXPECT_EQ(idx.ntotal, 100);
+  // The old file: a centered IP index over the normalized rows with this μ (same codes as an old cosine one, zero
+  // row included), its header's metric turned into cosine (u32 after i32 d; the section checksum recomputed).
+  IndexTurboQuant ip(d, IndexMetric::kInnerProduct, centered_options());
+  ip.set_mean(idx.mean().data());
+  std::vector<float> rows(size_t(5) * d, 0.0f);  // row 3 stays zero
+  for (size_t i : {size_t(0), size_t(1), size_t(2), size_t(4)}) {
+    double s = 0;
+    for (int j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
+    for (int j = 0; j < d; ++j) rows[i * d + j] = x[i * d + j] * float(1.0 / std::sqrt(s));
+  }
+  ip.add(5, rows.data());
+  faiss::VectorIOWriter w;
+  tqsearch::write_index(&ip, &w);
+  uint64_t len = 0;
+  std::memcpy(&len, w.data.data() + 8, 8);
+  std::vector<uint8_t> header(w.data.begin() + 16, w.data.begin() + 16 + std::ptrdiff_t(len));
+  const uint32_t cosine = uint32_t(IndexMetric::kCosine);
+  std::memcpy(header.data() + 4, &cosine, 4);
+  faiss::VectorIOWriter w2;
+  {
+    internal::StreamWriter out(&w2);
+    out.write_u32(internal::make_fourcc("TqFl"));
+    out.write_u32(3);
+    header.pop_back();  // a v3 header: no fold_renorm byte
+    out.write_section(header.data(), header.size());
+  }
+  w2.data.insert(w2.data.end(), w.data.begin() + 16 + std::ptrdiff_t(len) + 8, w.data.end());
+  faiss::VectorIOReader r;
+  r.data = w2.data;
+  expect_error([&] { tqsearch::read_index(&r); }, "code 3 is the code of a zero row");
 }
 
 // Cosine zero query: q / ‖q‖ is taken as 0, so every row scores 0 (FAISS semantics). The index returns the first k
