@@ -117,6 +117,16 @@ constexpr int kMaxK = 1024;
 constexpr size_t kQueryChunk = 4096;  // queries per device pass (bounds the workspace)
 constexpr size_t kStagedBytes = size_t(1) << 20;  // transfers up to this size go through pinned staging
 
+/// The encode kernel flags a row whose norm overflows float or whose stored norm slot would be Inf (one flag for
+/// both): the message names what the options make possible.
+const char* norm_overflow_reason(const TurboQuantizerOptions& o) {
+  if (!o.fp16_norm) return " has a norm that overflows float; scale the vectors down";
+  return o.fold_renorm ? " has a norm above FLT_MAX, or a scale ‖x‖/ρ above the float16 maximum 65504 of its slot; "
+                         "scale the vectors down or turn off fp16_norm"
+                       : " has a norm above the float16 maximum 65504 of its slot (or above FLT_MAX); scale the "
+                         "vectors down or turn off fp16_norm";
+}
+
 void check_finite_host(size_t n, int d, const float* x, const char* what) {
   for (size_t i = 0; i < n; ++i) {
     const float* row = x + i * size_t(d);
@@ -265,8 +275,7 @@ struct GpuIndexTurboQuant::Impl {
       }
       const int64_t bad = read_flag(sh);
       TQ_CHECK(bad < 0, "GpuIndexTurboQuant::add: row " << (a + size_t(bad) - sh.size)
-                                                        << " has a norm that overflows float (or, with "
-                                                           "fp16_norm, a stored norm or ‖x‖/ρ above 65504)");
+                                                        << norm_overflow_reason(tq->options()));
       const int64_t big = read_range_flag(sh);
       TQ_CHECK(big < 0, "GpuIndexTurboQuant::add: row " << big
                                                         << " has a value outside the fp16 range (|x| > 65504) of the "
@@ -688,8 +697,7 @@ void GpuIndexTurboQuant::encode(size_t n, const float* x, uint8_t* codes) const 
     TQ_CUDA_CHECK(cudaMemcpyAsync(&bad, sh.flag.get(), sizeof(bad), cudaMemcpyDeviceToHost, sh.stream));
     TQ_CUDA_CHECK(cudaStreamSynchronize(sh.stream));
     TQ_CHECK(bad == ~0ull, "GpuIndexTurboQuant::encode: row " << r + bad
-                                                              << " has a norm that overflows float (or, with fp16_norm, "
-                                                                 "a stored norm or ‖x‖/ρ above 65504)");
+                                                              << norm_overflow_reason(impl_->tq->options()));
   }
 }
 

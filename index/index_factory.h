@@ -18,8 +18,8 @@
 ///                  | "Center"                    → learn a mean vector μ in train() and encode x − μ (codebooks stay
 ///                                                   data-oblivious; the index then needs train() before add()); for
 ///                                                   L2 and cosine (ranked as L2 on centered unit vectors; zero rows
-///                                                   refused) — with IP it lowers recall when ‖μ‖ is large (see
-///                                                   index_turbo_quant.h)
+///                                                   refused; with Fold cosine keeps the IP form) — with IP it lowers
+///                                                   recall when ‖μ‖ is large (see index_turbo_quant.h)
 ///                  | "OptCos"                    → optimize_cosine: choose each code to maximize ⟨y, ŷ⟩/‖ŷ‖
 ///                                                   (renormalized estimator only; encode ~16× slower)
 ///                  | "Norm16"                    → store ‖x‖ as float16 (2 bytes less per vector)

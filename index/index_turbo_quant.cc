@@ -15,6 +15,7 @@
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/IDSelector.h>
 
+#include "index/internal/normalize_row.h"
 #include "index/internal/turbo_quant_distance_computer.h"
 #include "quant/error.h"
 
@@ -32,22 +33,6 @@ inline faiss::Index::idx_t chunk_rows(int d) {
 // IndexTurboQuant::ranks_as_l2: cosine with centering ranks as L2 on centered unit vectors unless rows are folded.
 bool l2_ranking(IndexMetric m, const IndexTurboQuantOptions& o) {
   return m == IndexMetric::kL2 || (m == IndexMetric::kCosine && o.center && !o.quantizer.fold_renorm);
-}
-
-// x / ‖x‖ into out (d); a zero row stays zero. ‖x‖² = s (double, from the caller). The float factor is the usual
-// path; rows so small that 1/‖x‖ overflows a float (‖x‖ < ~3e−39: every value subnormal) scale in double.
-void normalize_row(const float* row, size_t d, double s, float* out) {
-  if (!(s > 0)) {
-    std::fill(out, out + d, 0.0f);
-    return;
-  }
-  const double inv = 1.0 / std::sqrt(s);
-  if (inv < double(FLT_MAX)) {
-    const float f = float(inv);
-    for (size_t j = 0; j < d; ++j) out[j] = row[j] * f;
-  } else {
-    for (size_t j = 0; j < d; ++j) out[j] = float(double(row[j]) * inv);
-  }
 }
 
 bool is_zero_row(const float* row, size_t d) {
@@ -303,7 +288,7 @@ const float* IndexTurboQuant::prepare_input(idx_t n, const float* x, std::vector
                "IndexTurboQuant::" << what << ": row " << row0 + i
                                    << " is the zero vector: a centered cosine index cannot represent it; drop it "
                                       "or use inner product");
-      normalize_row(row, dd, s, out);
+      internal::normalize_row(row, dd, s, out);
     } else {
       std::copy(row, row + dd, out);
     }
@@ -614,7 +599,7 @@ void IndexTurboQuant::check_compatible_for_merge(const faiss::Index& other) cons
   TQ_CHECK(o->metric_ == metric_, "IndexTurboQuant::merge_from: metric mismatch, "
                                       << index_metric_name(o->metric_) << " vs " << index_metric_name(metric_));
   TQ_CHECK(same_quantizer_options(o->options_.quantizer, options_.quantizer),
-           "IndexTurboQuant::merge_from: quantizer options differ (bits, rotation, norm format, renorm, QJL): "
+           "IndexTurboQuant::merge_from: quantizer options differ (bits, rotation, norm format, renorm, fold, QJL): "
            "codes are not interchangeable");
   TQ_CHECK(o->options_.center == options_.center,
            "IndexTurboQuant::merge_from: one index is centered and the other is not (center "

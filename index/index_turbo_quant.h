@@ -37,7 +37,8 @@
 ///
 /// Metrics: inner product (distances = IP estimates, descending), L2 (squared-L2 estimates
 /// ‖q‖² + ‖x‖² − 2⟨q, x⟩, ascending), cosine (vectors normalized at add and queries at search, inner product
-/// inside — L2 on centered unit vectors when centered, see above; metric_type reports METRIC_INNER_PRODUCT). A zero
+/// inside — L2 on centered unit vectors when centered and not folded, see above; metric_type reports
+/// METRIC_INNER_PRODUCT). A zero
 /// query under cosine scores 0 against every row (FAISS semantics): search returns the first k rows (the first
 /// selected ones with an IDSelector) with distance 0, −1 / −FLT_MAX beyond ntotal, without a scan.
 ///
@@ -69,7 +70,8 @@ namespace tqsearch {
 enum class IndexMetric : uint32_t {
   kInnerProduct = 0,  ///< ⟨q, x⟩, larger is closer (faiss::METRIC_INNER_PRODUCT)
   kL2 = 1,            ///< ‖q − x‖², smaller is closer (faiss::METRIC_L2)
-  kCosine = 2,        ///< ⟨q/‖q‖, x/‖x‖⟩: normalize at add and at query; inner product inside (centered: L2)
+  kCosine = 2,        ///< ⟨q/‖q‖, x/‖x‖⟩: normalize at add and at query; inner product inside (centered: L2,
+                      ///< unless the rows are folded)
 };
 
 /// "ip", "l2", "cosine".

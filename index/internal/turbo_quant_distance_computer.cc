@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "index/internal/normalize_row.h"
 #include "quant/error.h"
 
 namespace tqsearch::internal {
@@ -44,14 +45,7 @@ void TurboQuantDistanceComputer::set_query(const float* x) {
       valid_query_ = true;
       return;
     }
-    // As IndexTurboQuant::prepare_input: a float factor, in double only when 1/‖x‖ overflows a float.
-    const double inv = 1.0 / std::sqrt(s);
-    if (inv < double(FLT_MAX)) {
-      const float f = float(inv);
-      for (int j = 0; j < d; ++j) buf_[j] = x[j] * f;
-    } else {
-      for (int j = 0; j < d; ++j) buf_[j] = float(double(x[j]) * inv);
-    }
+    normalize_row(x, size_t(d), s, buf_.data());  // as IndexTurboQuant::prepare_input
     q = buf_.data();
     s = 1.0;
   }

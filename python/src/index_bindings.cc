@@ -435,8 +435,8 @@ Args:
         fp16_norm a vector costs its mse bits + 2 bytes). Needs the 'renorm' estimator and metric 'ip' or 'cosine'.
     center: learn a mean vector μ in train() and store codes of x − μ (better recall on data far from the origin,
         e.g. SIFT); the index then needs train() before add(). Distances stay exact in meaning for every metric.
-        For L2 and cosine (cosine ranks as L2 on centered unit vectors and refuses zero rows); with inner product
-        only when the mean is small.
+        For L2 and cosine (cosine ranks as L2 on centered unit vectors and refuses zero rows; with fold_renorm it
+        keeps the inner-product form); with inner product only when the mean is small.
     optimize_cosine: choose each code to maximize its cosine with the rotated vector (needs the 'renorm'
         estimator; encode 5-20x slower; helps at 3-4 bits).
     rerank_factor, rerank_min, qjl_prune_z, query_batch, prefix_z, lut_max, lut_z: search defaults (see

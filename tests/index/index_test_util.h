@@ -15,6 +15,8 @@
 
 #include <faiss/IndexFlat.h>
 
+#include "index/internal/normalize_row.h"
+
 #ifndef TQSEARCH_DATA_DIR
 #define TQSEARCH_DATA_DIR "../shared/data"
 #endif
@@ -69,6 +71,19 @@ inline Dataset load_dataset(const std::string& dir, size_t nb, size_t nq) {
   ds.nb = ds.base.size() / size_t(db);
   ds.nq = ds.queries.size() / size_t(dq);
   return ds;
+}
+
+/// Rows divided by their norms exactly as cosine indexes normalize (internal::normalize_row: the same floats); zero
+/// rows stay zero. @param x (n, d) float32
+inline std::vector<float> normalized(const std::vector<float>& x, int d) {
+  std::vector<float> out(x.size());
+  for (size_t i = 0; i < x.size() / size_t(d); ++i) {
+    const float* row = x.data() + i * size_t(d);
+    double s = 0;
+    for (int j = 0; j < d; ++j) s += double(row[j]) * row[j];
+    internal::normalize_row(row, size_t(d), s, out.data() + i * size_t(d));
+  }
+  return out;
 }
 
 /// Gaussian mixture with anisotropic clusters, not centered at the origin:

@@ -56,16 +56,7 @@ std::vector<float> column_mean(const std::vector<float>& x, int d) {
   return m;
 }
 
-std::vector<float> normalized(const std::vector<float>& x, int d) {
-  std::vector<float> out(x.size());
-  for (size_t i = 0; i < x.size() / size_t(d); ++i) {
-    double s = 0;
-    for (int j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
-    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.0f;
-    for (int j = 0; j < d; ++j) out[i * d + j] = x[i * d + j] * inv;
-  }
-  return out;
-}
+using testing::normalized;
 
 IndexTurboQuantOptions centered_options(double bits = 4) {
   IndexTurboQuantOptions o;
@@ -659,12 +650,9 @@ TEST(IndexTurboQuantCenter, CosineCenteringRefusesZeroRowsAndLosesNothing) {
   // row included), its header's metric turned into cosine (u32 after i32 d; the section checksum recomputed).
   IndexTurboQuant ip(d, IndexMetric::kInnerProduct, centered_options());
   ip.set_mean(idx.mean().data());
-  std::vector<float> rows(size_t(5) * d, 0.0f);  // row 3 stays zero
-  for (size_t i : {size_t(0), size_t(1), size_t(2), size_t(4)}) {
-    double s = 0;
-    for (int j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
-    for (int j = 0; j < d; ++j) rows[i * d + j] = x[i * d + j] * float(1.0 / std::sqrt(s));
-  }
+  std::vector<float> rows(x.begin(), x.begin() + std::ptrdiff_t(5) * d);
+  std::fill(rows.begin() + std::ptrdiff_t(3) * d, rows.begin() + std::ptrdiff_t(4) * d, 0.0f);  // row 3: zero
+  rows = normalized(rows, d);
   ip.add(5, rows.data());
   faiss::VectorIOWriter w;
   tqsearch::write_index(&ip, &w);

@@ -527,9 +527,6 @@ TEST_F(CliEndToEnd, RerankModesReachTheIndex) {
   EXPECT_GT(recall10(none), 10 * chance);
 }
 
-// --prefix-z / --lut-max / --lut-z: build saves them as the index defaults, search overrides them (a bound that
-// admits every row returns the estimator's exact top-k, as an exhaustive rerank of the full layout does), bench
-// takes them for its TurboQuant specs only; bad values and indexes without TurboQuant are refused.
 // ",Fold" (‖x‖/ρ in one slot) builds for inner product, shows in info with its byte count, and is refused for L2
 // with the reason on one line.
 TEST_F(CliEndToEnd, FoldedIndexBuildsForInnerProductAndIsRefusedForL2) {
@@ -549,6 +546,9 @@ TEST_F(CliEndToEnd, FoldedIndexBuildsForInnerProductAndIsRefusedForL2) {
   EXPECT_FALSE(std::ifstream(dir.file("l2.tqs")).good());  // nothing written
 }
 
+// --prefix-z / --lut-max / --lut-z: build saves them as the index defaults, search overrides them (a bound that
+// admits every row returns the estimator's exact top-k, as an exhaustive rerank of the full layout does), bench
+// takes them for its TurboQuant specs only; bad values and indexes without TurboQuant are refused.
 TEST_F(CliEndToEnd, ScanFlagsReachTheIndex) {
   TempDir dir;
   const Dataset& ds = *data_;
