@@ -190,8 +190,14 @@ std::vector<std::pair<std::string, std::string>> describe_index(const faiss::Ind
          << (o.quantizer.fp16_norm ? (o.quantizer.fold_renorm ? " (fp16)" : " (fp16 norm)") : "");
     f.emplace_back("bits", bits.str());
     if (o.center) {
-      f.emplace_back("centering", tq->mean().empty() ? std::string("on, not trained (no mean yet)")
-                                                     : "on, mean of d = " + std::to_string(tq->d) + " stored");
+      // How distances use μ (index_turbo_quant.h): L2 on centered data, or the IP form ⟨q, x − μ⟩ + ⟨q, μ⟩.
+      const std::string form = tq->ranks_as_l2() ? (tq->metric() == IndexMetric::kCosine
+                                                        ? "ranked as L2 on centered unit vectors"
+                                                        : "ranked as L2 on centered vectors")
+                                                 : "inner product of the uncentered query plus <q, mean>";
+      f.emplace_back("centering", (tq->mean().empty() ? std::string("on, not trained (no mean yet)")
+                                                      : "on, mean of d = " + std::to_string(tq->d) + " stored") +
+                                      "; " + form);
     }
     if (o.quantizer.optimize_cosine) f.emplace_back("codes", "optimize_cosine (max cosine per vector)");
     f.emplace_back("estimator", std::string(estimator_name(o.search.estimator)) + ", rerank factor " +

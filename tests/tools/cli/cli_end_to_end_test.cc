@@ -540,6 +540,14 @@ TEST_F(CliEndToEnd, FoldedIndexBuildsForInnerProductAndIsRefusedForL2) {
   ASSERT_EQ(info.status, 0) << info.err;
   const size_t bits = 8 * ((ds.base_m.cols * 4 + 7) / 8 + 2);
   EXPECT_THAT(info.out, HasSubstr(std::to_string(bits) + " bits/vector with norm/rho folded into one scale (fp16)"));
+  // Centered cosine ranks as L2 on centered unit vectors, unless folded (the IP form); info says which.
+  for (const auto& [spec, form] : {std::pair<std::string, std::string>{"TQ4,Center", "ranked as L2 on centered unit"},
+                                   {"TQ4,Center,Norm16,Fold", "inner product of the uncentered query plus <q, mean>"}}) {
+    const std::string path = dir.file("c.tqs");
+    const CliResult bc = run_cli(dir, {"build", "--input", ds.base, "--spec", spec, "--metric", "cosine", "--out", path});
+    ASSERT_EQ(bc.status, 0) << bc.err;
+    EXPECT_THAT(run_cli(dir, {"info", path}).out, HasSubstr(form)) << spec;
+  }
   expect_one_line_error(run_cli(dir, {"build", "--input", ds.base, "--spec", "TQ4,Norm16,Fold", "--metric", "l2",
                                       "--out", dir.file("l2.tqs")}),
                         1, {"fold_renorm", "L2"});
