@@ -182,10 +182,11 @@ std::unique_ptr<faiss::Index> wrap_normalization(int d, std::unique_ptr<faiss::I
 }
 
 std::unique_ptr<faiss::Index> build_tq(int d, const TqDescription& t, IndexMetric metric) {
-  // With RFlat and cosine, the raw vectors kept for the rerank must be normalized too: normalize outside.
+  // With RFlat and cosine, the raw vectors kept for the rerank must be normalized too: normalize outside. The TQ
+  // index inside stays cosine (normalizing unit rows again is harmless) so that ",Center" ranks as L2 on centered
+  // unit vectors there too (an inner-product index would take the weaker IP form of centering).
   const bool outer_normalize = metric == IndexMetric::kCosine && t.refine_flat;
-  const IndexMetric inner_metric = outer_normalize ? IndexMetric::kInnerProduct : metric;
-  std::unique_ptr<faiss::Index> idx = std::make_unique<IndexTurboQuant>(d, inner_metric, options_of(t));
+  std::unique_ptr<faiss::Index> idx = std::make_unique<IndexTurboQuant>(d, metric, options_of(t));
   if (t.hnsw_m > 0) {
     auto h = std::make_unique<faiss::IndexHNSW>(idx.get(), t.hnsw_m);
     h->is_trained = idx->is_trained;  // FAISS's constructor says trained; a centered storage is not yet

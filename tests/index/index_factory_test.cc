@@ -130,6 +130,13 @@ TEST(IndexFactory, WrapperStrings) {
   auto* pre = dynamic_cast<faiss::IndexPreTransform*>(cr.get());
   ASSERT_NE(pre, nullptr);
   ASSERT_NE(dynamic_cast<faiss::IndexRefineFlat*>(pre->index), nullptr);
+  // The TQ index inside stays cosine, so that centering takes the L2 form there too.
+  auto crc = index_factory(32, "TQ4,Center,RFlat", IndexMetric::kCosine);
+  auto* crf = dynamic_cast<faiss::IndexRefineFlat*>(dynamic_cast<faiss::IndexPreTransform&>(*crc).index);
+  ASSERT_NE(crf, nullptr);
+  EXPECT_EQ(as_tq(*crf->base_index).metric(), IndexMetric::kCosine);
+  EXPECT_TRUE(as_tq(*crf->base_index).ranks_as_l2());
+  EXPECT_EQ(crf->metric_type, faiss::METRIC_INNER_PRODUCT);  // the exact rerank: IP of the normalized raw vectors
 }
 
 TEST(IndexFactory, FactoryIndexesWorkEndToEnd) {
