@@ -57,15 +57,6 @@ bool same_quantizer_options(const TurboQuantizerOptions& a, const TurboQuantizer
          a.qjl == b.qjl && (!a.qjl || (a.qjl_kind == b.qjl_kind && a.qjl_seed == b.qjl_seed));
 }
 
-const char* estimator_name(Estimator e) {
-  switch (e) {
-    case Estimator::kMse: return "mse";
-    case Estimator::kRenorm: return "renorm";
-    case Estimator::kQjl: return "qjl";
-  }
-  return "unknown";
-}
-
 /// Runs body(i) for i in [0, n) over OpenMP threads; the first exception is rethrown after the loop.
 template <class Body>
 void parallel_for_rethrow(int64_t n, Body&& body) {
@@ -433,11 +424,15 @@ void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances,
   const size_t dd = size_t(d), kk = size_t(k);
   // Cosine: a zero query normalizes to 0 and scores 0 against every row (FAISS semantics); it gets the first k
   // rows, distance 0, without a scan (centered, the scanner would rank −μ instead).
-  size_t zeros = 0;
+  bool any_zero = false;
+  std::vector<idx_t> rows;  // cosine: the non-zero queries
   if (metric_ == IndexMetric::kCosine) {
     for (idx_t qi = 0; qi < n; ++qi) {
-      if (!is_zero_row(q + size_t(qi) * dd, dd)) continue;
-      ++zeros;
+      if (!is_zero_row(q + size_t(qi) * dd, dd)) {
+        rows.push_back(qi);
+        continue;
+      }
+      any_zero = true;
       float* D = distances + size_t(qi) * kk;
       idx_t* I = labels + size_t(qi) * kk;
       for (size_t j = 0; j < kk; ++j) {
@@ -446,14 +441,10 @@ void IndexTurboQuant::search(idx_t n, const float* x, idx_t k, float* distances,
       }
     }
   }
-  if (zeros == 0) {
+  if (!any_zero) {
     search_prepared(n, q, k, p, distances, labels, stp);
-  } else if (zeros < size_t(n)) {
+  } else if (!rows.empty()) {
     // Search the non-zero queries as one batch and scatter their results back.
-    std::vector<idx_t> rows;
-    for (idx_t qi = 0; qi < n; ++qi) {
-      if (!is_zero_row(q + size_t(qi) * dd, dd)) rows.push_back(qi);
-    }
     const size_t m = rows.size();
     std::vector<float> qs(m * dd), Ds(m * kk);
     std::vector<idx_t> Is(m * kk);

@@ -565,6 +565,15 @@ float TurboQuantizer::qjl_correction(const PreparedQuery& q, const uint8_t* code
   return gamma * static_cast<float>(kappa_ / d_) * acc;
 }
 
+const char* estimator_name(Estimator est) {
+  switch (est) {
+    case Estimator::kMse: return "mse";
+    case Estimator::kRenorm: return "renorm";
+    case Estimator::kQjl: return "qjl";
+  }
+  return "unknown";
+}
+
 const char* estimator_requirement(Estimator est) {
   switch (est) {
     case Estimator::kMse: return "‖x‖ in the codes (not kept with fold_renorm)";

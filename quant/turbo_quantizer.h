@@ -41,6 +41,8 @@ enum class Estimator : uint32_t {
   kQjl = 2,     ///< ‖x‖·(⟨Πq, ŷ⟩ + γ·κ/m·⟨SΠq, sign(S·r)⟩), unbiased (Alg. 2; needs qjl)
 };
 
+/// "mse", "renorm", "qjl" ("unknown" for a value outside the enum).
+const char* estimator_name(Estimator est);
 /// What codes need for `est` (for error messages): "codes built with store_renorm", ….
 const char* estimator_requirement(Estimator est);
 

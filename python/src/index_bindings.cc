@@ -38,15 +38,6 @@ Estimator parse_estimator(const std::string& s) {
   throw py::value_error("estimator must be 'mse', 'renorm' or 'qjl', got '" + s + "'");
 }
 
-const char* estimator_name(Estimator e) {
-  switch (e) {
-    case Estimator::kMse: return "mse";
-    case Estimator::kRenorm: return "renorm";
-    case Estimator::kQjl: return "qjl";
-  }
-  return "?";
-}
-
 IndexMetric parse_metric(py::handle metric) {
   if (py::isinstance<py::str>(metric)) {
     const std::string s = metric.cast<std::string>();

@@ -64,15 +64,6 @@ std::string bytes_human(double b) {
   return fmt(b, u == 0 ? 0 : 2) + " " + units[u];
 }
 
-const char* estimator_name(Estimator e) {
-  switch (e) {
-    case Estimator::kMse: return "mse";
-    case Estimator::kRenorm: return "renorm";
-    case Estimator::kQjl: return "qjl";
-  }
-  return "?";
-}
-
 }  // namespace
 
 IndexTurboQuant* find_turbo_quant(faiss::Index* index) {
